@@ -1,0 +1,1 @@
+"""SCIA's gRPC contracts, version 1. The *_pb2* modules are generated: run `make protos`."""

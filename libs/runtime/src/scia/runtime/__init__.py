@@ -1,0 +1,1 @@
+"""Shared runtime of every SCIA service."""

@@ -1,0 +1,1 @@
+"""SCIA embedder service."""
