@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class EmbedderStub:
-    """Missing associated documentation comment in .proto file."""
+    """Turns texts into unit-length vectors (all-MiniLM-L6-v2, 384 dimensions, by default).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -52,7 +53,8 @@ class EmbedderStub:
 
 
 class EmbedderServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Turns texts into unit-length vectors (all-MiniLM-L6-v2, 384 dimensions, by default).
+    """
 
     def Embed(self, request, context):
         """Embeds a batch of texts. Vectors come back in request order. Idempotent.
@@ -105,7 +107,8 @@ def add_EmbedderServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Embedder:
-    """Missing associated documentation comment in .proto file."""
+    """Turns texts into unit-length vectors (all-MiniLM-L6-v2, 384 dimensions, by default).
+    """
 
     @staticmethod
     def Embed(request,

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class PlannerStub:
-    """Missing associated documentation comment in .proto file."""
+    """Turns a repository and a plain-words intent into an infrastructure plan.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,7 +48,8 @@ class PlannerStub:
 
 
 class PlannerServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Turns a repository and a plain-words intent into an infrastructure plan.
+    """
 
     def Analyze(self, request, context):
         """Clones (shallow, time- and size-limited) and analyses a repository. Never runs its code.
@@ -88,7 +90,8 @@ def add_PlannerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Planner:
-    """Missing associated documentation comment in .proto file."""
+    """Turns a repository and a plain-words intent into an infrastructure plan.
+    """
 
     @staticmethod
     def Analyze(request,

@@ -27,7 +27,8 @@ if _version_not_supported:
 
 
 class DeploymentMemoryStub:
-    """Missing associated documentation comment in .proto file."""
+    """Remembers deployments, their outcomes and feedback; retrieves similar ones.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -78,7 +79,8 @@ class DeploymentMemoryStub:
 
 
 class DeploymentMemoryServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Remembers deployments, their outcomes and feedback; retrieves similar ones.
+    """
 
     def RecordDeployment(self, request, context):
         """Stores a revision, or replaces it: idempotent upsert by (tenant, uid, revision).
@@ -110,19 +112,22 @@ class DeploymentMemoryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetDeployment(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One record by id. NOT_FOUND when it does not exist for the tenant.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListDeployments(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Records of a tenant, newest first, filtered and paginated.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Counts and totals over a tenant's records.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -186,7 +191,8 @@ def add_DeploymentMemoryServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DeploymentMemory:
-    """Missing associated documentation comment in .proto file."""
+    """Remembers deployments, their outcomes and feedback; retrieves similar ones.
+    """
 
     @staticmethod
     def RecordDeployment(request,

@@ -44,7 +44,7 @@ def service_config(
 ) -> dict:
     config: dict = {"loadBalancingConfig": [{"round_robin": {}}]}
     names = idempotent_methods(services)
-    if names:
+    if names and max_attempts >= 2:  # gRPC refuses a retry policy of fewer than 2 attempts
         config["methodConfig"] = [
             {
                 "name": names,

@@ -1,0 +1,93 @@
+"""The embedder as a real process: health while loading, metrics, SIGTERM drain, bad configuration."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+from scia.runtime.healthcheck import check
+from scia.v1 import embedder_pb2, embedder_pb2_grpc
+from tests.helpers import free_port
+
+
+def start_embedder(**env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scia.embedder"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_health_turns_serving_after_the_model_loads_and_sigterm_drains_in_flight_calls():
+    grpc_port, metrics_port = free_port(), free_port()
+    process = start_embedder(
+        SCIA_EMBEDDER_GRPC_HOST="127.0.0.1",
+        SCIA_EMBEDDER_GRPC_PORT=str(grpc_port),
+        SCIA_EMBEDDER_METRICS_HOST="127.0.0.1",
+        SCIA_EMBEDDER_METRICS_PORT=str(metrics_port),
+        SCIA_EMBEDDER_TORCH_THREADS="2",
+    )
+    target = f"127.0.0.1:{grpc_port}"
+    try:
+        seen = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            status = check(target, timeout=1)
+            if not seen or seen[-1] != status:
+                seen.append(status)
+            if status == "SERVING":
+                break
+            time.sleep(0.05)
+        # The server answers health before the model is ready, and says NOT_SERVING meanwhile.
+        assert "NOT_SERVING" in seen and seen[-1] == "SERVING", seen
+
+        with grpc.insecure_channel(target) as channel:
+            embedder = embedder_pb2_grpc.EmbedderStub(channel)
+            assert len(embedder.Embed(embedder_pb2.EmbedRequest(texts=["warm"])).embeddings) == 1
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+            assert (
+                'scia_grpc_server_handled_total{grpc_code="OK",grpc_method="Embed",grpc_service="scia.v1.Embedder"} 1.0'
+                in metrics
+            )
+            assert "scia_embedder_batch_size_count" in metrics
+
+            # A call that takes a while (256 long texts), then SIGTERM while it runs.
+            slow = embedder.Embed.future(
+                embedder_pb2.EmbedRequest(texts=["a long sentence about deploying web apps " * 12] * 256),
+                timeout=60,
+            )
+            time.sleep(0.3)
+            process.send_signal(signal.SIGTERM)
+            response = slow.result()
+            assert len(response.embeddings) == 256
+        assert process.wait(30) == 0
+        logs = process.stderr.read()
+        assert '"message": "shutting down"' in logs and '"message": "stopped"' in logs
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SCIA_EMBEDDER_MAX_BATCH_SIZE": "0"}, "SCIA_EMBEDDER_MAX_BATCH_SIZE: Input should be greater than or equal to 1"),
+        ({"SCIA_EMBEDDER_GRPC_PORT": "http"}, "SCIA_EMBEDDER_GRPC_PORT: Input should be a valid integer"),
+        ({"SCIA_EMBEDDER_MODEL_PATH": "/nonexistent/model"}, "/nonexistent/model is not a sentence-transformers model folder"),
+    ],
+)
+def test_a_bad_setting_stops_the_service_with_a_message_naming_it(env, expected):
+    process = start_embedder(**env)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert expected in stderr
