@@ -10,7 +10,7 @@ from scia.runtime.config import ConfigError, ServiceSettings, load_settings
 
 
 class DemoSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="SCIA_DEMO_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="SCIA_DEMO_")
 
     database_dsn: str
     workers: int = Field(4, ge=1, le=32)
@@ -43,3 +43,9 @@ def test_settings_are_immutable_once_loaded(monkeypatch):
     settings = load_settings(DemoSettings)
     with pytest.raises(Exception, match="frozen"):
         settings.workers = 8
+
+
+def test_an_empty_variable_means_the_default(monkeypatch):
+    monkeypatch.setenv("SCIA_DEMO_DATABASE_DSN", "x")
+    monkeypatch.setenv("SCIA_DEMO_WORKERS", "")
+    assert load_settings(DemoSettings).workers == 4

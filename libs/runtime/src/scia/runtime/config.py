@@ -23,7 +23,9 @@ class ConfigError(Exception):
 class ServiceSettings(BaseSettings):
     """Settings every gRPC service has. Subclasses set `env_prefix`."""
 
-    model_config = SettingsConfigDict(env_prefix="SCIA_", extra="ignore", frozen=True)
+    # Subclasses only set env_prefix; pydantic merges the rest of this config into theirs.
+    # An empty variable counts as unset, so `FOO=` in a manifest means "the default".
+    model_config = SettingsConfigDict(env_prefix="SCIA_", extra="ignore", frozen=True, env_ignore_empty=True)
 
     grpc_host: str = Field("0.0.0.0", description="Address the gRPC server binds to.")
     grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free port.")
@@ -32,6 +34,12 @@ class ServiceSettings(BaseSettings):
     log_level: LogLevel = "INFO"
     shutdown_grace_seconds: float = Field(
         10.0, gt=0, le=300, description="How long in-flight calls may finish after SIGTERM."
+    )
+    max_connection_age_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="Clients reconnect (and so re-resolve DNS and find new replicas) after this; 0 disables.",
     )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest gRPC message accepted."

@@ -65,6 +65,7 @@ class GrpcServer:
                 # Let clients keep idle connections alive with pings every 10 s or more.
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 1),
+                *_connection_age_options(settings.max_connection_age_seconds),
             ],
         )
         self._stopped = asyncio.Event()
@@ -109,6 +110,18 @@ class GrpcServer:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+
+def _connection_age_options(seconds: float) -> list[tuple[str, int]]:
+    """Recycle client connections now and then.
+
+    round_robin clients resolve a headless Service's DNS name only when a connection drops, so
+    without this, replicas added by the autoscaler would get no traffic from existing clients.
+    In-flight calls get as long as a bulk stream may take (the client's streaming deadline).
+    """
+    if seconds <= 0:
+        return []
+    return [("grpc.max_connection_age_ms", int(seconds * 1000)), ("grpc.max_connection_age_grace_ms", 600_000)]
 
 
 async def serve(app: ServiceApp, settings: ServiceSettings, *, on_ready: Callable[[int], None] | None = None) -> None:

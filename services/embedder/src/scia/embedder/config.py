@@ -11,7 +11,7 @@ from scia.runtime.config import ServiceSettings
 
 
 class EmbedderSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="SCIA_EMBEDDER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="SCIA_EMBEDDER_")
 
     model_path: Path | None = Field(
         None, description="A sentence-transformers model folder; empty means the bundled all-MiniLM-L6-v2."

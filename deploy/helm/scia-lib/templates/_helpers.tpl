@@ -1,0 +1,193 @@
+{{/*
+Names, labels and the other small pieces the resource templates share.
+
+Every template here takes the calling service chart's context (`.`): its .Chart, .Release and
+.Values, where .Values follows the values contract documented in deploy/helm/README.md.
+*/}}
+
+{{/* The service name: the chart name unless nameOverride is set. */}}
+{{- define "scia-lib.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The name of every object of the release. Truncated to 54 characters, not the usual 63, so
+that "<fullname>-headless" still fits the 63-character limit of a Service name.
+*/}}
+{{- define "scia-lib.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 54 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 54 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 54 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "scia-lib.headlessName" -}}
+{{- printf "%s-headless" (include "scia-lib.fullname" .) -}}
+{{- end -}}
+
+{{- define "scia-lib.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The component label comes from the service chart's Chart.yaml annotation `scia/component`:
+it describes what the chart is, so it is not a value users should change per release.
+*/}}
+{{- define "scia-lib.component" -}}
+{{- required (printf "Chart.yaml of %s must set the annotation scia/component" .Chart.Name) (index .Chart.Annotations "scia/component") -}}
+{{- end -}}
+
+{{/* The image tag, defaulting to the chart's appVersion. */}}
+{{- define "scia-lib.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{/*
+The version label: the image tag without a "@sha256:..." digest (Skaffold deploys
+"tag@digest"), cut to a valid label value.
+*/}}
+{{- define "scia-lib.version" -}}
+{{- (split "@" (include "scia-lib.imageTag" .))._0 | trunc 63 | trimAll "-_." -}}
+{{- end -}}
+
+{{/* Labels that never change over the life of a release: Deployment selectors are immutable. */}}
+{{- define "scia-lib.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "scia-lib.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "scia-lib.labels" -}}
+helm.sh/chart: {{ include "scia-lib.chart" . }}
+{{ include "scia-lib.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "scia-lib.version" . | quote }}
+app.kubernetes.io/component: {{ include "scia-lib.component" . }}
+app.kubernetes.io/part-of: scia
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/*
+The image reference. A registry set on the chart wins over global.imageRegistry; with neither,
+the repository is used as is (it may carry its own registry, as Skaffold's does).
+*/}}
+{{- define "scia-lib.image" -}}
+{{- $global := .Values.global | default dict -}}
+{{- $registry := .Values.image.registry | default $global.imageRegistry -}}
+{{- $repository := .Values.image.repository -}}
+{{- if $registry -}}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository -}}
+{{- end -}}
+{{- printf "%s:%s" $repository (include "scia-lib.imageTag" .) -}}
+{{- end -}}
+
+{{/* Pull secrets of the chart plus the global ones, without duplicates, as a YAML list; empty when none. */}}
+{{- define "scia-lib.imagePullSecrets" -}}
+{{- $global := .Values.global | default dict -}}
+{{- with concat (.Values.imagePullSecrets | default list) ($global.imagePullSecrets | default list) | uniq -}}
+{{- toYaml . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "scia-lib.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "scia-lib.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+An environment variable value. Helm holds every number as a float64, which prints large ones
+in exponent form ("1e+06") that the services' integer settings reject; JSON prints them whole.
+*/}}
+{{- define "scia-lib.envValue" -}}
+{{- if kindIs "string" . -}}
+{{- quote . -}}
+{{- else -}}
+{{- toJson . | quote -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The container's environment, from general to specific: of duplicate names the kubelet uses
+the last, so later entries (env, extraEnv) can override what the chart derives:
+
+1. SCIA_<CHART>_GRPC_PORT and _METRICS_PORT from .Values.ports, the single source of the
+   container ports, Services and probes;
+2. .Values.config as SCIA_<CHART>_<KEY IN UPPER_SNAKE_CASE> (maxBatchSize ->
+   SCIA_EMBEDDER_MAX_BATCH_SIZE). Empty strings are left out so the service applies its own
+   default: an empty variable is a value, not an absent one;
+3. OpenTelemetry: the OTLP endpoint of the chart or else the global one (no endpoint, no
+   export), the service name when overridden, the pod identity as resource attributes;
+4. .Values.env, a map of plain variables;
+5. .Values.extraEnv, full EnvVar objects (valueFrom secrets, field references...).
+*/}}
+{{- define "scia-lib.env" -}}
+{{- $prefix := printf "SCIA_%s_" (.Chart.Name | upper | replace "-" "_") -}}
+{{- $global := .Values.global | default dict -}}
+- name: {{ $prefix }}GRPC_PORT
+  value: {{ include "scia-lib.envValue" .Values.ports.grpc }}
+- name: {{ $prefix }}METRICS_PORT
+  value: {{ include "scia-lib.envValue" .Values.ports.metrics }}
+{{- range $key, $value := .Values.config }}
+{{- if ne (toString $value) "" }}
+- name: {{ printf "%s%s" $prefix ($key | snakecase | upper) }}
+  value: {{ include "scia-lib.envValue" $value }}
+{{- end }}
+{{- end }}
+{{- $otelEndpoint := .Values.otel.endpoint | default (dig "otel" "endpoint" "" $global) }}
+{{- if $otelEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $otelEndpoint | quote }}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: K8S_NAMESPACE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "k8s.pod.name=$(K8S_POD_NAME),k8s.namespace.name=$(K8S_NAMESPACE_NAME),service.version=%s" (include "scia-lib.version" .) | quote }}
+{{- end }}
+{{- with .Values.otel.serviceName }}
+- name: OTEL_SERVICE_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- range $name, $value := .Values.env }}
+- name: {{ $name }}
+  value: {{ include "scia-lib.envValue" $value }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Checks across values that JSON Schema cannot express. Included by the Deployment, so a bad
+combination fails `helm install` / `helm template` with a message saying what to change.
+*/}}
+{{- define "scia-lib.validate" -}}
+{{- if eq (int .Values.ports.grpc) (int .Values.ports.metrics) -}}
+{{- fail (printf "ports.grpc and ports.metrics must differ (both are %v)" .Values.ports.grpc) -}}
+{{- end -}}
+{{- $grace := .Values.config.shutdownGraceSeconds | default 0 -}}
+{{- if le (float64 .Values.terminationGracePeriodSeconds) (float64 $grace) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be larger than config.shutdownGraceSeconds (%v): Kubernetes kills the container when it runs out, in the middle of the graceful shutdown" .Values.terminationGracePeriodSeconds $grace) -}}
+{{- end -}}
+{{- with .Values.autoscaling -}}
+{{- if .enabled -}}
+{{- if gt (int .minReplicas) (int .maxReplicas) -}}
+{{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)" .minReplicas .maxReplicas) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.autoscaling.enabled (not (dig "requests" "cpu" "" (.Values.resources | default dict))) -}}
+{{- fail "autoscaling needs resources.requests.cpu: CPU utilization is measured against the request" -}}
+{{- end -}}
+{{- end -}}
