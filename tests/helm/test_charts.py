@@ -383,8 +383,9 @@ def test_default_environment_is_a_valid_embedder_configuration(
 
 def load_embedder_settings(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     """Parse a rendered environment with the embedder's own settings class, as the pod would."""
-    config = pytest.importorskip("scia.embedder.config")
-    runtime_config = pytest.importorskip("scia.runtime.config")
+    from scia.embedder import config
+    from scia.runtime import config as runtime_config
+
     for name in [name for name in os.environ if name.startswith("SCIA_EMBEDDER_")]:
         monkeypatch.delenv(name)
     for name, value in env.items():
