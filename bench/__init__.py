@@ -1,0 +1,1 @@
+"""SCIA benchmarks: `make bench` (python -m bench). Never part of the test suite."""

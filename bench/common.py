@@ -1,0 +1,87 @@
+"""What every benchmark shares: the machine description, percentiles, results files, services."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from scia.runtime.healthcheck import check
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_gib, 1),
+        "python": platform.python_version(),
+        "commit": commit or "unknown",
+    }
+
+
+def percentiles(samples_seconds: list[float]) -> dict[str, float]:
+    values = np.array(samples_seconds) * 1000
+    return {"p50_ms": round(float(np.percentile(values, 50)), 2), "p99_ms": round(float(np.percentile(values, 99)), 2)}
+
+
+def write_results(name: str, results: dict) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def service_process(module: str, env_prefix: str, timeout: float = 180, **settings: str):
+    """Run a service as its own process on loopback (as deployed); yield its target."""
+    port = free_port()
+    env = {
+        **os.environ,
+        f"{env_prefix}GRPC_HOST": "127.0.0.1",
+        f"{env_prefix}GRPC_PORT": str(port),
+        f"{env_prefix}METRICS_PORT": "0",
+        f"{env_prefix}LOG_LEVEL": "WARNING",
+        **{f"{env_prefix}{key.upper()}": value for key, value in settings.items()},
+    }
+    process = subprocess.Popen([sys.executable, "-m", module], env=env, stderr=subprocess.PIPE, text=True)
+    target = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while check(target, timeout=1) != "SERVING":
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{module} did not start: {process.stderr.read() if process.poll() is not None else 'timeout'}")
+            time.sleep(0.2)
+        yield target
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
