@@ -1,4 +1,5 @@
-"""The embedder as a real process: health while loading, metrics, SIGTERM drain, bad configuration."""
+"""The embedder as a real process: health while loading, metrics, traces exported over OTLP,
+SIGTERM drain, bad configuration."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import sys
 import time
 import urllib.request
 
+from concurrent import futures
+
 import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from scia.runtime.healthcheck import check
 from scia.v1 import embedder_pb2, embedder_pb2_grpc
@@ -27,14 +31,46 @@ def start_embedder(**env: str) -> subprocess.Popen:
     )
 
 
-def test_health_turns_serving_after_the_model_loads_and_sigterm_drains_in_flight_calls():
+class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """Receives OTLP trace exports the way an OpenTelemetry collector does."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str]] = []  # (service.name, span name)
+
+    def Export(self, request, context):
+        for resource_spans in request.resource_spans:
+            service = next(
+                (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), ""
+            )
+            for scope in resource_spans.scope_spans:
+                self.spans += [(service, span.name) for span in scope.spans]
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+@pytest.fixture
+def collector():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    received = Collector()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(received, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield received, f"http://127.0.0.1:{port}"
+    server.stop(0)
+
+
+def test_health_turns_serving_after_the_model_loads_and_sigterm_drains_in_flight_calls(collector):
+    received, otlp_endpoint = collector
     grpc_port, metrics_port = free_port(), free_port()
     process = start_embedder(
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint,
+        OTEL_EXPORTER_OTLP_INSECURE="true",
         SCIA_EMBEDDER_GRPC_HOST="127.0.0.1",
         SCIA_EMBEDDER_GRPC_PORT=str(grpc_port),
         SCIA_EMBEDDER_METRICS_HOST="127.0.0.1",
         SCIA_EMBEDDER_METRICS_PORT=str(metrics_port),
         SCIA_EMBEDDER_TORCH_THREADS="2",
+        # Generous, so the drained call finishes even on a loaded CI machine.
+        SCIA_EMBEDDER_SHUTDOWN_GRACE_SECONDS="120",
     )
     target = f"127.0.0.1:{grpc_port}"
     try:
@@ -63,7 +99,7 @@ def test_health_turns_serving_after_the_model_loads_and_sigterm_drains_in_flight
             # A call that takes a while (256 long texts), then SIGTERM while it runs.
             slow = embedder.Embed.future(
                 embedder_pb2.EmbedRequest(texts=["a long sentence about deploying web apps " * 12] * 256),
-                timeout=60,
+                timeout=120,
             )
             time.sleep(0.3)
             process.send_signal(signal.SIGTERM)
@@ -72,6 +108,8 @@ def test_health_turns_serving_after_the_model_loads_and_sigterm_drains_in_flight
         assert process.wait(30) == 0
         logs = process.stderr.read()
         assert '"message": "shutting down"' in logs and '"message": "stopped"' in logs
+        # Spans of the calls reached the collector, flushed at shutdown at the latest.
+        assert ("embedder", "/scia.v1.Embedder/Embed") in received.spans, received.spans
     finally:
         if process.poll() is None:
             process.kill()

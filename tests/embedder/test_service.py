@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 
 import grpc
@@ -226,6 +227,18 @@ async def test_model_info_describes_model_and_limits(text_encoder):
     assert (info.dimensions, info.max_seq_length, info.normalized) == (384, 256, True)
     assert (info.max_batch_size, info.batching_enabled) == (16, False)
     assert info.max_texts_per_request == 256 and info.max_text_chars == 10_000
+
+
+def test_any_sentence_transformers_model_folder_can_be_configured(tmp_path, text_encoder):
+    from scia.embedder.config import EmbedderSettings
+    from scia.embedder.model import TextEncoder, bundled_model_path
+
+    folder = tmp_path / "team-minilm"
+    shutil.copytree(bundled_model_path(), folder)
+    settings = EmbedderSettings(model_path=folder)
+    encoder = TextEncoder(settings.model_path, settings.model_name)
+    assert encoder.description.name == "team-minilm"
+    np.testing.assert_allclose(encoder.encode(TEXTS[:2]), text_encoder.encode(TEXTS[:2]), atol=1e-5)
 
 
 async def test_32_concurrent_clients_each_get_their_own_vectors(embedder, text_encoder):
