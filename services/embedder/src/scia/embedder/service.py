@@ -88,10 +88,9 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
                     task.cancel()
 
     async def GetModelInfo(self, request: embedder_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext) -> embedder_pb2.ModelInfo:
-        encoder = self._ready_encoder_or_none()
-        if encoder is None:
+        if self.encoder is None or self.batcher is None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the model is still loading; retry shortly")
-        return self.model_info(encoder)
+        return self.model_info(self.encoder)
 
     def model_info(self, encoder: TextEncoder) -> embedder_pb2.ModelInfo:
         s = self.settings
@@ -106,9 +105,6 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
             max_batch_wait_ms=round(s.max_batch_wait_ms),
             batching_enabled=s.batching,
         )
-
-    def _ready_encoder_or_none(self) -> TextEncoder | None:
-        return self.encoder if self.batcher is not None else None
 
     async def _embed(self, request: embedder_pb2.EmbedRequest) -> embedder_pb2.EmbedResponse:
         encoder, batcher = self.encoder, self.batcher
