@@ -21,6 +21,12 @@ from scia.v1 import embedder_pb2, embedder_pb2_grpc
 from tests.helpers import free_port
 
 
+def queued_texts(metrics_port: int) -> float:
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    line = next(line for line in metrics.splitlines() if line.startswith("scia_embedder_queued_texts "))
+    return float(line.split()[1])
+
+
 def start_embedder(**env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "scia.embedder"],
@@ -101,7 +107,10 @@ def test_health_turns_serving_after_the_model_loads_and_sigterm_drains_in_flight
                 embedder_pb2.EmbedRequest(texts=["a long sentence about deploying web apps " * 12] * 256),
                 timeout=120,
             )
-            time.sleep(0.3)
+            # SIGTERM only once the server holds the call: its texts wait in the batcher's queue.
+            while queued_texts(metrics_port) == 0 and not slow.done():
+                time.sleep(0.01)
+            assert not slow.done()
             process.send_signal(signal.SIGTERM)
             response = slow.result()
             assert len(response.embeddings) == 256
