@@ -1,0 +1,1 @@
+"""SCIA deployment memory (RAG) service."""
