@@ -1,0 +1,1 @@
+"""SCIA planner service: repository analysis and retrieval-augmented infrastructure plans."""

@@ -1,0 +1,705 @@
+"""The knowledge-base engine: analysis + intent + constraints (+ retrieved memory) -> Plan.
+
+Pure functions, no I/O. The knowledge base is written as data below (framework profiles,
+strategy rules, anti-patterns, defaults) and documented in docs/planner.md. The decision:
+
+1. resolve cloud, region and budget (explicit fields > prompt > CloudProvider > defaults);
+2. build a fully sized and priced candidate for each strategy, scored by the strategy rules,
+   with anti-patterns as blockers (impossible) or risks (penalised, warned about);
+3. let past deployments move the scores and sizes (scia.planner.retrieval);
+4. choose, honouring an explicit strategy unless a blocker forbids it;
+5. price, judge the budget, explain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scia.planner import pricing, retrieval
+from scia.planner.intent import Understanding, derived_rps, resolve_location
+from scia.planner.pricing import Catalogue
+from scia.v1 import common_pb2, planner_pb2, rag_pb2
+
+Strategy = common_pb2.Strategy
+Cloud = common_pb2.Cloud
+TraitKind = common_pb2.TraitKind
+VM, K8S, FN = Strategy.STRATEGY_VM, Strategy.STRATEGY_KUBERNETES, Strategy.STRATEGY_SERVERLESS
+STRATEGY_NAMES = {VM: "vm", K8S: "kubernetes", FN: "serverless"}
+
+# --- the knowledge base -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Memory of one process (MB, typical..peak), throughput of one vCPU, cold start, request time."""
+
+    memory_mb: tuple[int, int]
+    rps_per_vcpu: float
+    cold_start: str  # "fast" | "slow"
+    duration_ms: float
+    pod_cpu_millicores: int
+
+
+PROFILES: dict[str, Profile] = {
+    "flask": Profile((256, 512), 60, "fast", 120, 250),
+    "django": Profile((512, 1024), 50, "slow", 150, 500),
+    "fastapi": Profile((128, 256), 250, "fast", 60, 250),
+    "streamlit": Profile((512, 1024), 20, "slow", 300, 500),
+    "celery": Profile((256, 512), 20, "fast", 500, 250),
+    "express": Profile((128, 256), 300, "fast", 50, 250),
+    "fastify": Profile((128, 256), 500, "fast", 40, 250),
+    "koa": Profile((128, 256), 300, "fast", 50, 250),
+    "nestjs": Profile((256, 512), 250, "fast", 60, 250),
+    "nextjs": Profile((256, 512), 80, "slow", 150, 500),
+    "go": Profile((20, 100), 1500, "fast", 20, 100),
+    "spring-boot": Profile((512, 1024), 600, "slow", 40, 500),
+    "rails": Profile((512, 1024), 40, "slow", 150, 500),
+    "sinatra": Profile((128, 256), 80, "fast", 80, 250),
+    "laravel": Profile((256, 512), 60, "slow", 120, 250),
+    "symfony": Profile((256, 512), 60, "slow", 120, 250),
+    "rust": Profile((20, 80), 3000, "fast", 10, 100),
+    "aspnet-core": Profile((128, 256), 1000, "slow", 30, 250),
+    "static": Profile((32, 64), 5000, "fast", 5, 50),
+}
+FRAMEWORK_PROFILE_ALIASES = {"gin": "go", "echo": "go", "fiber": "go", "net-http": "go", "axum": "rust", "actix": "rust",
+                             "rocket": "rust", "vite": "static", "create-react-app": "static", "angular": "static",
+                             "vue-cli": "static", "jekyll": "static"}
+LANGUAGE_PROFILES = {"python": "flask", "node": "express", "go": "go", "java": "spring-boot", "ruby": "rails", "php": "laravel",
+                     "rust": "rust", "dotnet": "aspnet-core", "static": "static"}
+ML_MEMORY_MB = 1536  # model weights and tensors beside the web process
+TARGET_UTILISATION = 0.7  # headroom so a peak does not saturate the CPU
+LAMBDA_MAX_SECONDS = 900
+SERVERLESS_MAX_PAYLOAD_MB = 6
+VM_MAX_SERVICES = 5
+DEFAULT_VOLUME_GB = 30
+DEFAULT_NODE_VOLUME_GB = 30
+DEFAULT_FUNCTION_TIMEOUT = 30
+DEFAULT_MANAGED_STORAGE_GB = 20
+KNOWN_POLICIES = {"require-https", "enable-monitoring"}
+
+
+def profile_for(app: common_pb2.Application) -> tuple[str, Profile]:
+    key = FRAMEWORK_PROFILE_ALIASES.get(app.framework, app.framework)
+    if key not in PROFILES:
+        key = LANGUAGE_PROFILES.get(app.language, "flask")
+    return key, PROFILES[key]
+
+
+# --- context --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    analysis: common_pb2.RepositoryAnalysis
+    app: common_pb2.Application
+    understanding: Understanding
+    intent: common_pb2.DeploymentIntent
+    constraints: planner_pb2.CloudConstraints
+    catalogue: Catalogue
+    cloud: int = Cloud.CLOUD_AWS
+    region: str = ""
+    rps: float = 10.0
+    rps_note: str = ""
+    monthly_requests: float = 0.0
+    memory_mb: int = 512
+    memory_note: str = ""
+    profile: Profile = PROFILES["flask"]
+    profile_name: str = "flask"
+    budget: float = 0.0
+    alert_threshold: float = 0.0
+    enforcement: int = common_pb2.BUDGET_ENFORCEMENT_SOFT
+    https: bool = False
+    monitoring: bool = False
+    warnings: list[str] = field(default_factory=list)
+    rejections: list[str] = field(default_factory=list)
+    quotas: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def req(self) -> common_pb2.Requirements:
+        return self.understanding.requirements
+
+    def trait(self, kind: int) -> common_pb2.Trait | None:
+        return next((t for t in self.app.traits if t.kind == kind), None)
+
+    def services_count(self) -> int:
+        """Containers the deployment runs: the applications plus compose's backing services."""
+        return len(self.analysis.applications) + len(self.analysis.backing_services)
+
+
+def _where(trait: common_pb2.Trait | None) -> str:
+    if trait is None or not trait.evidence:
+        return ""
+    e = trait.evidence[0]
+    return f" ({e.file}:{e.line})" if e.file and e.line else f" ({e.file or e.rule})"
+
+
+def build_context(
+    analysis: common_pb2.RepositoryAnalysis,
+    intent: common_pb2.DeploymentIntent,
+    understanding: Understanding,
+    constraints: planner_pb2.CloudConstraints,
+    catalogue: Catalogue,
+) -> Context:
+    app = analysis.applications[0]
+    ctx = Context(analysis, app, understanding, intent, constraints, catalogue)
+    ctx.quotas = {k.lower().replace("_", "").replace("-", ""): v for k, v in constraints.quotas.items()}
+
+    # Cloud: the CloudProvider's account is authoritative; an explicit request for another cloud is an error.
+    asked = intent.cloud or understanding.cloud
+    if constraints.cloud and asked and asked != constraints.cloud:
+        ctx.rejections.append(
+            f"the intent asks for {Cloud.Name(asked)} but the CloudProvider {intent.cloud_provider or ''} is {Cloud.Name(constraints.cloud)}".replace("  ", " "))
+    ctx.cloud = constraints.cloud or asked or Cloud.CLOUD_AWS
+
+    # Region: explicit field > prompt > CloudProvider default > catalogue default; must be allowed.
+    explicit = intent.region or understanding.region or (resolve_location(understanding.location, ctx.cloud) if understanding.location else "")
+    region = explicit or constraints.default_region or catalogue.cloud(ctx.cloud)["default_region"]
+    allowed = list(constraints.allowed_regions)
+    if allowed and region not in allowed:
+        if explicit:
+            ctx.rejections.append(f"region {region} is not allowed by the CloudProvider (allowed: {', '.join(allowed)})")
+        else:
+            ctx.warnings.append(f"default region {region} is not allowed; using {allowed[0]}")
+            region = allowed[0]
+    ctx.region = region
+    if not catalogue.has_region(ctx.cloud, region):
+        ctx.warnings.append(catalogue.region_prices(ctx.cloud, region)[1])
+
+    # Load and memory.
+    ctx.rps, ctx.rps_note = derived_rps(understanding.requirements)
+    ctx.monthly_requests = understanding.monthly_requests or ctx.rps / 3 * 2_628_000
+    ctx.profile_name, ctx.profile = profile_for(app)
+    memory = ctx.profile.memory_mb[1]
+    notes = [f"{ctx.profile_name} profile {ctx.profile.memory_mb[0]}-{ctx.profile.memory_mb[1]} MB"]
+    if ctx.trait(TraitKind.TRAIT_KIND_ML_INFERENCE):
+        memory += ML_MEMORY_MB
+        notes.append(f"+{ML_MEMORY_MB} MB for ML libraries{_where(ctx.trait(TraitKind.TRAIT_KIND_ML_INFERENCE))}")
+    if understanding.requirements.memory_mb:
+        memory = understanding.requirements.memory_mb
+        notes = [f"{memory} MB asked for in the intent"]
+    ctx.memory_mb, ctx.memory_note = memory, ", ".join(notes)
+
+    # Budget: explicit field > prompt > CloudProvider team budget.
+    ctx.budget = intent.budget.max_monthly_cost_usd or understanding.budget_usd or constraints.monthly_budget_usd
+    ctx.alert_threshold = intent.budget.alert_threshold or constraints.alert_threshold or pricing.DEFAULT_ALERT_THRESHOLD
+    ctx.enforcement = intent.budget.enforcement or (common_pb2.BUDGET_ENFORCEMENT_HARD if understanding.hard_budget else common_pb2.BUDGET_ENFORCEMENT_SOFT)
+
+    for policy in intent.policies:
+        if policy == "require-https":
+            ctx.https = True
+        elif policy == "enable-monitoring":
+            ctx.monitoring = True
+        else:
+            ctx.warnings.append(f"unknown policy {policy!r} ignored (known: {', '.join(sorted(KNOWN_POLICIES))})")
+    return ctx
+
+
+# --- candidates ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    strategy: int
+    score: float = 0.5
+    pros: list[str] = field(default_factory=list)
+    cons: list[str] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)
+    configuration: common_pb2.Configuration = field(default_factory=common_pb2.Configuration)
+    cost: common_pb2.CostEstimate = field(default_factory=common_pb2.CostEstimate)
+    sizing_notes: list[str] = field(default_factory=list)
+
+    def adjust(self, delta: float, why: str) -> None:
+        self.score += delta
+        (self.pros if delta > 0 else self.cons).append(why)
+
+    @property
+    def confidence(self) -> float:
+        return 0.0 if self.blockers else round(min(0.97, max(0.05, self.score)), 2)
+
+
+def _step_up(ladder: list[str], current: str, steps: int = 1) -> str:
+    index = ladder.index(current) if current in ladder else 0
+    return ladder[min(len(ladder) - 1, index + steps)]
+
+
+def _smallest_with(ctx: Context, memory_mb: float, *, above_gb: float = 0.0, minimum: str = "") -> str:
+    ladder = ctx.catalogue.ladder(ctx.cloud)
+    start = ladder.index(minimum) if minimum in ladder else 0
+    for name in ladder[start:]:
+        gb = ctx.catalogue.memory_gb(ctx.cloud, name)
+        if gb * 1024 >= memory_mb and gb > above_gb:
+            return name
+    return ladder[-1]
+
+
+def _override_type(ctx: Context) -> str:
+    wanted = ctx.req.instance_type
+    if not wanted:
+        return ""
+    if ctx.catalogue.spec(ctx.cloud, wanted):
+        return wanted
+    elsewhere = ctx.catalogue.find_type(wanted)
+    if elsewhere:
+        ctx.warnings.append(f"instance type {wanted} is a {Cloud.Name(elsewhere[0])} type, not available on {Cloud.Name(ctx.cloud)}; ignored")
+    else:
+        ctx.warnings.append(f"instance type {wanted} is not in the pricing catalogue; ignored")
+    return ""
+
+
+def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[common_pb2.VmConfig, list[str]]:
+    notes = []
+    gpu = ctx.trait(TraitKind.TRAIT_KIND_GPU)
+    need = ctx.memory_mb * 1.25 + 256  # 25% headroom and the OS
+    if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER):
+        need += ctx.memory_mb * 0.5  # a worker process beside the web process
+    override = _override_type(ctx)
+    if override:
+        instance = override
+        notes.append(f"{instance} as asked")
+    elif gpu:
+        instance = ctx.catalogue.cloud(ctx.cloud)["gpu_types"][0]
+        notes.append(f"{instance}: GPU required{_where(gpu)}")
+    else:
+        instance = preferred or _smallest_with(ctx, need, above_gb=floor_gb)
+        notes.append(f"{instance} fits {need:.0f} MB ({ctx.memory_note}, +25% headroom, +256 MB OS)")
+    spec = ctx.catalogue.spec(ctx.cloud, instance) or {"vcpu": 1}
+    per_instance = spec["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
+    count = max(1, math.ceil(ctx.rps / per_instance))
+    ladder = ctx.catalogue.ladder(ctx.cloud)
+    # Vertical before horizontal: past 4 instances a larger type is simpler and no dearer per vCPU.
+    while count > 4 and not override and not gpu and instance in ladder and instance != ladder[-1]:
+        instance = _step_up(ladder, instance)
+        spec = ctx.catalogue.spec(ctx.cloud, instance)
+        per_instance = spec["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
+        count = max(1, math.ceil(ctx.rps / per_instance))
+    notes.append(f"{count} instance(s) for {ctx.rps_note} at {per_instance:.0f} requests/s each")
+    if ctx.req.high_availability and count < 2:
+        count = 2
+        notes.append("2 instances across zones for high availability")
+    if ctx.req.node_count:
+        count = ctx.req.node_count
+        notes.append(f"{count} instance(s) as asked")
+        if ctx.req.high_availability and count < 2:
+            ctx.warnings.append("high availability asked with a single instance: no redundancy")
+    minimum, maximum = count, count
+    if ctx.req.autoscaling:
+        maximum = max(count * 3, count + 2)
+        notes.append(f"autoscaling group {minimum}-{maximum}")
+    volume = DEFAULT_VOLUME_GB
+    if ctx.trait(TraitKind.TRAIT_KIND_PERSISTENT_STATE):
+        volume = 50
+    if ctx.trait(TraitKind.TRAIT_KIND_ML_INFERENCE):
+        volume = 60
+    vm = common_pb2.VmConfig(instance_type=instance, instance_count=count, min_count=minimum, max_count=maximum,
+                             volume_size_gb=volume, zones=ctx.catalogue.zones(ctx.cloud, ctx.region, max(count, 2 if ctx.req.high_availability else 1)))
+    return vm, notes
+
+
+def size_kubernetes(ctx: Context, floor_gb: float = 0.0, preferred: str = "", pod_floor_mb: int = 0) -> tuple[common_pb2.KubernetesConfig, list[str]]:
+    notes = []
+    pod_memory = int(math.ceil(max(ctx.memory_mb * 1.25, pod_floor_mb) / 64) * 64)
+    pod_cpu = ctx.profile.pod_cpu_millicores
+    per_pod = ctx.profile.rps_per_vcpu * pod_cpu / 1000 * TARGET_UTILISATION
+    replicas = max(1, math.ceil(ctx.rps / per_pod))
+    if ctx.req.high_availability or ctx.req.autoscaling:
+        replicas = max(replicas, 2)
+    notes.append(f"{replicas} pod(s) of {pod_cpu}m CPU / {pod_memory} MB for {ctx.rps_note}")
+    other_pods = len(ctx.analysis.applications) - 1 + (1 if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER) else 0)
+    total_memory = replicas * pod_memory + other_pods * pod_memory
+    total_cpu = replicas * pod_cpu + other_pods * pod_cpu
+    override = _override_type(ctx)
+    gpu = ctx.trait(TraitKind.TRAIT_KIND_GPU)
+    ladder = ctx.catalogue.ladder(ctx.cloud)
+    if override:
+        node = override
+    elif gpu:
+        node = ctx.catalogue.cloud(ctx.cloud)["gpu_types"][0]
+    else:
+        # Nodes under 4 GB are mostly eaten by the system pods; start at the 4 GB type.
+        node = preferred or _smallest_with(ctx, max(4096, pod_memory * 1.5), above_gb=floor_gb, minimum=ladder[2])
+    spec = ctx.catalogue.spec(ctx.cloud, node) or {"vcpu": 2, "memory_gb": 4}
+    allocatable_mb = spec["memory_gb"] * 1024 * 0.75 - 256
+    allocatable_cpu = spec["vcpu"] * 1000 * 0.85 - 100
+    nodes = max(math.ceil(total_memory / allocatable_mb), math.ceil(total_cpu / allocatable_cpu), 2)
+    notes.append(f"{nodes} x {node} for {total_memory} MB / {total_cpu}m of pods (75% of node memory allocatable)")
+    if ctx.req.node_count:
+        nodes = ctx.req.node_count
+        notes.append(f"{nodes} node(s) as asked")
+    minimum, maximum = nodes, nodes + 1
+    if ctx.req.autoscaling:
+        minimum, maximum = max(2 if ctx.req.high_availability else 1, math.ceil(nodes / 2)), max(nodes * 2, nodes + 2)
+        notes.append(f"cluster autoscaler {minimum}-{maximum} nodes")
+    config = common_pb2.KubernetesConfig(node_type=node, min_nodes=min(minimum, nodes), max_nodes=maximum, desired_nodes=nodes,
+                                         node_volume_size_gb=DEFAULT_NODE_VOLUME_GB, replicas=replicas,
+                                         pod_cpu_millicores=pod_cpu, pod_memory_mb=pod_memory)
+    return config, notes
+
+
+def size_serverless(ctx: Context, floor_mb: int = 0) -> tuple[common_pb2.ServerlessConfig, list[str]]:
+    if ctx.trait(TraitKind.TRAIT_KIND_STATIC_SITE):
+        return common_pb2.ServerlessConfig(memory_mb=128, timeout_seconds=3), ["static files from object storage behind a CDN"]
+    memory = pricing.round_function_memory(max(ctx.memory_mb, 256, floor_mb + 1))
+    notes = [f"{memory} MB per function ({ctx.memory_note})"]
+    timeout = DEFAULT_FUNCTION_TIMEOUT
+    long_jobs = ctx.trait(TraitKind.TRAIT_KIND_LONG_RUNNING_JOBS)
+    if long_jobs and long_jobs.value.rstrip("s").isdigit():
+        timeout = min(LAMBDA_MAX_SECONDS, int(long_jobs.value.rstrip("s")))
+    provisioned = 0
+    if ctx.req.latency_p99_ms and (ctx.req.latency_p99_ms <= 300 or ctx.profile.cold_start == "slow"):
+        provisioned = 2 if ctx.req.high_availability else 1
+        notes.append(f"{provisioned} pre-warmed instance(s): a {ctx.req.latency_p99_ms} ms p99 target leaves no room for cold starts")
+    return common_pb2.ServerlessConfig(memory_mb=memory, timeout_seconds=timeout, provisioned_concurrency=provisioned), notes
+
+
+def managed_services(ctx: Context) -> list[common_pb2.ManagedService]:
+    out = []
+    heavy = ctx.rps >= 200
+    for service in ctx.analysis.backing_services:
+        key = pricing.MANAGED_KEYS.get(service.kind)
+        if key is None:
+            if service.kind not in ("zookeeper", "aws-emulator"):
+                ctx.warnings.append(f"{service.kind} ({service.name or service.evidence.file}) has no managed offering in the catalogue; "
+                                    "run it in the cluster or provision it separately (not priced)")
+            continue
+        if any(m.kind == service.kind for m in out):
+            continue
+        classes = ctx.catalogue.cloud(ctx.cloud)["database_classes" if key.startswith("database") else "cache_classes"]
+        ladder = sorted(classes, key=lambda name: classes[name])
+        index = 2 if heavy else 1 if (ctx.req.high_availability or ctx.rps >= 50) else 0
+        out.append(common_pb2.ManagedService(kind=service.kind, instance_class=ladder[min(index, len(ladder) - 1)],
+                                             storage_gb=DEFAULT_MANAGED_STORAGE_GB if key.startswith("database") else 0,
+                                             high_availability=ctx.req.high_availability))
+    return out
+
+
+def _configure(ctx: Context, candidate: Candidate) -> None:
+    config = common_pb2.Configuration(cloud=ctx.cloud, region=ctx.region, https=ctx.https, monitoring=ctx.monitoring,
+                                      app_port=ctx.app.ports[0].number if ctx.app.ports else 0, start_command=ctx.app.start_command)
+    config.tags.update({"managed-by": "scia", "app": ctx.app.name or "app"})
+    config.tags.update(dict(ctx.constraints.tags))
+    config.managed_services.extend(managed_services(ctx))
+    candidate.configuration = config
+
+
+def price(ctx: Context, candidate: Candidate) -> None:
+    config = candidate.configuration
+    cat = ctx.catalogue
+    if candidate.strategy == VM:
+        vm = config.vm
+        candidate.cost = pricing.vm_cost(cat, ctx.cloud, ctx.region, vm, load_balancer=vm.max_count > 1, monitoring=ctx.monitoring)
+    elif candidate.strategy == K8S:
+        candidate.cost = pricing.kubernetes_cost(cat, ctx.cloud, ctx.region, config.kubernetes, monitoring=ctx.monitoring)
+    elif ctx.trait(TraitKind.TRAIT_KIND_STATIC_SITE):
+        candidate.cost = pricing.static_site_cost(cat, ctx.cloud, ctx.region, monthly_requests=ctx.monthly_requests)
+    else:
+        candidate.cost = pricing.serverless_cost(cat, ctx.cloud, ctx.region, config.serverless,
+                                                 monthly_requests=ctx.monthly_requests, duration_ms=ctx.profile.duration_ms)
+    for service in config.managed_services:
+        pricing.add_items(candidate.cost, pricing.managed_service_items(cat, ctx.cloud, ctx.region, service))
+
+
+def build_candidate(ctx: Context, strategy: int, memory: retrieval.MemoryEvidence | None = None) -> Candidate:
+    candidate = Candidate(strategy)
+    _configure(ctx, candidate)
+    floor_gb = memory.memory_floor_gb.get(strategy, 0.0) if memory else 0.0
+    if strategy == VM:
+        vm, candidate.sizing_notes = size_vm(ctx, floor_gb)
+        candidate.configuration.vm.CopyFrom(vm)
+    elif strategy == K8S:
+        k8s, candidate.sizing_notes = size_kubernetes(ctx, floor_gb)
+        candidate.configuration.kubernetes.CopyFrom(k8s)
+    else:
+        fn, candidate.sizing_notes = size_serverless(ctx, int(floor_gb * 1024))
+        candidate.configuration.serverless.CopyFrom(fn)
+    _score(ctx, candidate)
+    price(ctx, candidate)
+    return candidate
+
+
+def _score(ctx: Context, c: Candidate) -> None:
+    """The strategy rules and anti-patterns, each adjusting the score with its reason."""
+    app, req = ctx.app, ctx.req
+    deps = len([d for d in app.dependencies if not d.dev])
+    services = ctx.services_count()
+    websockets = ctx.trait(TraitKind.TRAIT_KIND_WEBSOCKETS)
+    worker = ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER)
+    state = ctx.trait(TraitKind.TRAIT_KIND_PERSISTENT_STATE)
+    gpu = ctx.trait(TraitKind.TRAIT_KIND_GPU)
+    uploads = ctx.trait(TraitKind.TRAIT_KIND_FILE_UPLOADS)
+    long_jobs = ctx.trait(TraitKind.TRAIT_KIND_LONG_RUNNING_JOBS)
+    static = ctx.trait(TraitKind.TRAIT_KIND_STATIC_SITE)
+    app_services = len(ctx.analysis.applications)
+
+    if c.strategy == VM:
+        c.score = 0.5
+        if not app.has_dockerfile:
+            c.adjust(0.1, "no Dockerfile: runs directly on a VM")
+        if app_services == 1:
+            c.adjust(0.1, "a single application")
+        if deps < 15:
+            c.adjust(0.05, f"{deps} runtime dependencies (< 15)")
+        if state:
+            c.adjust(0.1, f"keeps state on local disk{_where(state)}")
+        if ctx.rps < 50 and not req.autoscaling:
+            c.adjust(0.1, f"steady light load ({ctx.rps:g} requests/s)")
+        if websockets:
+            c.adjust(0.05, f"long-lived websocket connections{_where(websockets)} suit always-on instances")
+        if gpu:
+            c.adjust(0.1, f"GPU instance{_where(gpu)}")
+        if services > VM_MAX_SERVICES:
+            c.adjust(-0.4, f"anti-pattern: {services} services (> {VM_MAX_SERVICES}) on VMs")
+        if req.autoscaling:
+            c.adjust(-0.05, "autoscaling on VMs is coarse (whole instances, minutes)")
+        if static:
+            c.adjust(-0.3, "a static site does not need a server")
+    elif c.strategy == K8S:
+        c.score = 0.4
+        if app.has_dockerfile or ctx.analysis.has_compose:
+            c.adjust(0.15, "already containerised (Dockerfile/compose)")
+        if req.high_availability:
+            c.adjust(0.1, "high availability: pods rescheduled across nodes and zones")
+        if req.autoscaling:
+            c.adjust(0.15, "autoscaling of pods and nodes")
+        if app_services >= 2 or services >= 4:
+            c.adjust(0.2, f"{services} services to run together")
+        if deps > 20:
+            c.adjust(0.05, f"{deps} runtime dependencies (> 20)")
+        if ctx.rps >= 200:
+            c.adjust(0.1, f"high load ({ctx.rps:g} requests/s)")
+        if app_services == 1 and services <= 2 and not req.autoscaling:
+            c.adjust(-0.15, "a cluster and its control plane for a single small service is overkill")
+        if static:
+            c.adjust(-0.3, "a static site does not need a cluster")
+        if ctx.quotas.get("maxclusters", ctx.quotas.get("maxeksclusters", 1)) == 0:
+            c.blockers.append("the CloudProvider's quota allows no cluster (maxClusters=0)")
+    else:
+        c.score = 0.4
+        if static:
+            c.adjust(0.45, f"static site{_where(static)}: object storage + CDN")
+        if not (state or websockets or worker):
+            c.adjust(0.1, "stateless request/response")
+        if deps < 5:
+            c.adjust(0.1, f"{deps} runtime dependencies (< 5)")
+        if ctx.rps < 20:
+            c.adjust(0.15, f"light or intermittent traffic ({ctx.rps:g} requests/s): pay per request")
+        elif ctx.rps > 500:
+            c.adjust(-0.15, f"sustained {ctx.rps:g} requests/s costs more per request than instances")
+        if req.autoscaling:
+            c.adjust(0.1, "scales per request without configuration")
+        if ctx.profile.cold_start == "slow" and not static:
+            c.adjust(-0.15, f"{ctx.profile_name} starts slowly (cold starts)")
+        if req.latency_p99_ms and req.latency_p99_ms <= 100 and not static:
+            c.adjust(-0.15, f"a {req.latency_p99_ms} ms p99 target is hard to meet with cold starts")
+        if app.has_dockerfile and not static:
+            c.adjust(-0.05, "packaged as a long-running container")
+        if websockets:
+            c.adjust(-0.5, f"anti-pattern: websockets{_where(websockets)} need long-lived connections")
+        if worker:
+            c.adjust(-0.2, f"anti-pattern: a background worker{_where(worker)} needs an always-on process")
+        if state:
+            c.adjust(-0.3, f"anti-pattern: local persistent state{_where(state)} is lost between invocations")
+        if uploads:
+            limit = uploads.value
+            size_mb = float(limit[:-2]) if limit.endswith("MB") else None
+            if size_mb is None or size_mb > SERVERLESS_MAX_PAYLOAD_MB:
+                described = f"up to {limit}" if limit else "with no declared size limit"
+                c.adjust(-0.3, f"anti-pattern: file uploads {described}{_where(uploads)}; function payloads are capped at {SERVERLESS_MAX_PAYLOAD_MB} MB")
+        if gpu:
+            c.blockers.append(f"functions have no GPU{_where(gpu)}")
+        if long_jobs and long_jobs.value.rstrip("s").isdigit() and int(long_jobs.value.rstrip("s")) > LAMBDA_MAX_SECONDS:
+            c.blockers.append(f"jobs run {long_jobs.value}{_where(long_jobs)}, over the {LAMBDA_MAX_SECONDS // 60}-minute function limit")
+        if ctx.memory_mb > 10240:
+            c.blockers.append(f"{ctx.memory_mb} MB is over the 10240 MB function maximum")
+    if c.strategy == VM and "maxinstances" in ctx.quotas or c.strategy == VM and "maxec2instances" in ctx.quotas:
+        limit = ctx.quotas.get("maxinstances", ctx.quotas.get("maxec2instances", 0))
+        if c.configuration.vm.max_count > limit:
+            c.blockers.append(f"{c.configuration.vm.max_count} instances exceed the CloudProvider quota of {limit}")
+    if c.strategy == K8S and "maxnodes" in ctx.quotas and c.configuration.kubernetes.max_nodes > ctx.quotas["maxnodes"]:
+        c.blockers.append(f"{c.configuration.kubernetes.max_nodes} nodes exceed the CloudProvider quota of {ctx.quotas['maxnodes']}")
+    if c.strategy in ctx.understanding.excluded_strategies:
+        c.blockers.append("excluded in the request")
+
+
+# --- the decision -------------------------------------------------------------------------------
+
+
+def make_plan(
+    analysis: common_pb2.RepositoryAnalysis,
+    intent: common_pb2.DeploymentIntent,
+    understanding: Understanding,
+    constraints: planner_pb2.CloudConstraints,
+    catalogue: Catalogue,
+    retrieved: list[rag_pb2.RetrievedDeployment] | None = None,
+) -> common_pb2.Plan:
+    """The plan for analysis.applications[0]. `retrieved` None means retrieval was not used."""
+    ctx = build_context(analysis, intent, understanding, constraints, catalogue)
+    memory = retrieval.assess(retrieved or [], ctx.app, catalogue) if retrieved else None
+
+    # Knowledge-base candidates first, without memory, to know what memory changed.
+    baseline = {s: build_candidate(ctx, s) for s in (VM, K8S, FN)}
+    candidates = {s: build_candidate(ctx, s, memory) for s in (VM, K8S, FN)} if memory else baseline
+    # Budget: a candidate over budget loses points (another may fit); applies equally to baseline.
+    for group in {id(baseline): baseline, id(candidates): candidates}.values():
+        for c in group.values():
+            if ctx.budget and c.cost.monthly_total_usd > ctx.budget:
+                c.adjust(-0.2, f"${c.cost.monthly_total_usd:,.0f}/month is over the ${ctx.budget:,.0f} budget")
+    if memory:
+        for strategy, (delta, why) in memory.strategy_delta.items():
+            if abs(delta) >= 0.01:
+                candidates[strategy].adjust(delta, why)
+
+    asked = intent.strategy or understanding.strategy
+    chosen = _choose(ctx, candidates, asked)
+    kb_choice = _choose(ctx, baseline, asked, quiet=True)
+    plan = common_pb2.Plan(strategy=chosen.strategy, requirements=understanding.requirements)
+    citations: list[common_pb2.Citation] = []
+    memory_sentences: list[str] = []
+    if memory:
+        if chosen.strategy != kb_choice.strategy:
+            influence = f"strategy {STRATEGY_NAMES[kb_choice.strategy]} -> {STRATEGY_NAMES[chosen.strategy]}"
+            memory_sentences.append(f"past deployments changed the strategy ({influence})")
+            citations += retrieval.cite(memory.strategy_records.get(kb_choice.strategy, []) + memory.strategy_records.get(chosen.strategy, []), influence)
+        citations += _size_citations(ctx, baseline[chosen.strategy], chosen, memory, memory_sentences)
+        if not citations:
+            for record, note in memory.reinforcing(chosen.strategy):
+                citations += retrieval.cite([(record, note)], f"supports {STRATEGY_NAMES[chosen.strategy]} (no change)")
+
+    plan.confidence = chosen.confidence
+    plan.configuration.CopyFrom(chosen.configuration)
+    plan.cost.CopyFrom(chosen.cost)
+    plan.citations.extend(citations)
+    for strategy, alternative in candidates.items():
+        if strategy != chosen.strategy:
+            plan.alternatives.append(common_pb2.Alternative(strategy=strategy, reason=_alternative_reason(alternative),
+                                                            confidence=alternative.confidence, cost=alternative.cost))
+    plan.alternatives.sort(key=lambda a: -a.confidence)
+
+    verdict = pricing.budget_verdict(plan.cost.monthly_total_usd, ctx.budget, ctx.alert_threshold, ctx.enforcement)
+    plan.budget.CopyFrom(verdict)
+    if verdict.status == common_pb2.BudgetVerdict.STATUS_OVER:
+        if verdict.enforcement == common_pb2.BUDGET_ENFORCEMENT_HARD:
+            ctx.rejections.append(verdict.message)
+        else:
+            ctx.warnings.append(verdict.message)
+    elif verdict.status == common_pb2.BudgetVerdict.STATUS_ALERT:
+        ctx.warnings.append(verdict.message)
+    if chosen.blockers:
+        ctx.rejections.append(f"no strategy is possible: {STRATEGY_NAMES[chosen.strategy]}: {'; '.join(chosen.blockers)}")
+    plan.warnings.extend(dict.fromkeys(ctx.warnings))
+    if ctx.rejections:
+        plan.rejected = True
+        plan.rejection_reason = "; ".join(ctx.rejections)
+    plan.reason = _reason(ctx, chosen, memory_sentences)
+    plan.provenance.engine = "knowledge-base+retrieval" if retrieved else "knowledge-base"
+    plan.provenance.retrieval_used = retrieved is not None
+    return plan
+
+
+def _choose(ctx: Context, candidates: dict[int, Candidate], asked: int, quiet: bool = False) -> Candidate:
+    ranked = sorted(candidates.values(), key=lambda c: (bool(c.blockers), -c.score, c.strategy))
+    if asked in candidates:
+        wanted = candidates[asked]
+        if not wanted.blockers:
+            risks = [con for con in wanted.cons if con.startswith("anti-pattern")]
+            if risks and not quiet:
+                ctx.warnings.append(f"{STRATEGY_NAMES[asked]} was asked for despite: {'; '.join(risks)}")
+            wanted.pros.insert(0, "asked for explicitly")
+            return wanted
+        if not quiet:
+            ctx.warnings.append(f"{STRATEGY_NAMES[asked]} was asked for but is not possible ({'; '.join(wanted.blockers)}); "
+                                f"chose {STRATEGY_NAMES[ranked[0].strategy]} instead")
+    return ranked[0]
+
+
+def _size_label(strategy: int, config: common_pb2.Configuration) -> str:
+    if strategy == VM:
+        return config.vm.instance_type
+    if strategy == K8S:
+        return config.kubernetes.node_type
+    return f"{config.serverless.memory_mb} MB"
+
+
+def _size_citations(ctx: Context, before: Candidate, after: Candidate, memory: retrieval.MemoryEvidence, sentences: list[str]) -> list[common_pb2.Citation]:
+    """Cite the records that moved the chosen strategy's size, and pull toward well-rated successes."""
+    if before.strategy != after.strategy:
+        return []
+    strategy = after.strategy
+    citations = []
+    old, new = _size_label(strategy, before.configuration), _size_label(strategy, after.configuration)
+    if old != new:
+        influence = f"{old} -> {new}"
+        records = memory.floor_records.get(strategy, [])
+        sentences.append(f"{retrieval.describe(records)} -> {new} instead of {old}")
+        citations += retrieval.cite(records, influence)
+        return citations
+    # No failure moved the size: a well-rated success at another size may pull toward it.
+    pull = memory.pull.get(strategy)
+    if pull and strategy in (VM, K8S) and not ctx.req.instance_type:
+        target, records = pull
+        target_gb = ctx.catalogue.memory_gb(ctx.cloud, target)
+        floor = memory.memory_floor_gb.get(strategy, 0.0)
+        minimum_mb = ctx.memory_mb + 256
+        if target != old and target_gb > floor and target_gb * 1024 >= minimum_mb and abs(_ladder_distance(ctx, old, target)) == 1:
+            if strategy == VM:
+                vm, notes = size_vm(ctx, preferred=target)
+                after.configuration.vm.CopyFrom(vm)
+            else:
+                k8s, notes = size_kubernetes(ctx, preferred=target)
+                after.configuration.kubernetes.CopyFrom(k8s)
+            after.sizing_notes = notes
+            price(ctx, after)
+            influence = f"{old} -> {target}"
+            sentences.append(f"{retrieval.describe(records)} -> {target} instead of {old}")
+            citations += retrieval.cite(records, influence)
+    return citations
+
+
+def _ladder_distance(ctx: Context, a: str, b: str) -> int:
+    ladder = ctx.catalogue.ladder(ctx.cloud)
+    if a not in ladder or b not in ladder:
+        return 99
+    return ladder.index(b) - ladder.index(a)
+
+
+def _alternative_reason(c: Candidate) -> str:
+    name = STRATEGY_NAMES[c.strategy]
+    if c.blockers:
+        return f"{name} ruled out: {'; '.join(c.blockers)}"
+    parts = []
+    if c.cons:
+        parts.append("against: " + "; ".join(c.cons))
+    if c.pros:
+        parts.append("for: " + "; ".join(c.pros))
+    return f"{name} ({_summary(c)}, ${c.cost.monthly_total_usd:,.2f}/month): " + ". ".join(parts)
+
+
+def _summary(c: Candidate) -> str:
+    cfg = c.configuration
+    if c.strategy == VM:
+        v = cfg.vm
+        scaling = f", autoscaling {v.min_count}-{v.max_count}" if v.max_count != v.min_count else ""
+        return f"{v.instance_count} x {v.instance_type}{scaling}"
+    if c.strategy == K8S:
+        k = cfg.kubernetes
+        return f"{k.desired_nodes} x {k.node_type} nodes ({k.min_nodes}-{k.max_nodes}), {k.replicas} replica(s)"
+    s = cfg.serverless
+    return f"functions {s.memory_mb} MB / {s.timeout_seconds} s" + (f", {s.provisioned_concurrency} pre-warmed" if s.provisioned_concurrency else "")
+
+
+def _reason(ctx: Context, chosen: Candidate, memory_sentences: list[str]) -> str:
+    app = ctx.app
+    described = f"{app.framework or 'no-framework'} {app.language} app"
+    evidence = app.framework_evidence[0] if app.framework_evidence else None
+    if evidence is not None and evidence.file:
+        described += f" ({evidence.file}:{evidence.line})" if evidence.line else f" ({evidence.file})"
+    where = f"{Cloud.Name(ctx.cloud).removeprefix('CLOUD_')} {ctx.region}"
+    display = {VM: "VM", K8S: "Kubernetes", FN: "Serverless"}[chosen.strategy]
+    text = (f"{display} for a {described} in {where}: {_summary(chosen)}, "
+            f"${chosen.cost.monthly_total_usd:,.2f}/month. Why: {'; '.join(chosen.pros) or 'best remaining option'}.")
+    if chosen.cons:
+        text += f" Trade-offs: {'; '.join(chosen.cons)}."
+    text += f" Sizing: {'; '.join(chosen.sizing_notes)}."
+    if memory_sentences:
+        text += " Learned from past deployments: " + "; ".join(memory_sentences) + "."
+    return text

@@ -1,0 +1,222 @@
+"""Learning from past deployments: the retrieval-augmented adjustment and the RAG client.
+
+`assess` is a pure function over RetrievedDeployment messages. Each past deployment is weighed
+by its retrieval score (similarity, already re-ranked by the RAG service) times how closely it
+matches the application (same framework 1, same language 0.5, else 0.25). Then:
+
+- failures for lack of memory ("out of memory", "OOMKilled", exit 137...) set a memory floor
+  for their strategy: the plan must be larger than what failed, unless similar successes at
+  that size outweigh them (agreement);
+- other failures (cold starts, timeouts, crashes) push away from their strategy;
+- successes, the better rated the more, pull toward their strategy and their size.
+
+Every change the decision engine makes because of this is cited with its influence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import grpc
+
+from scia.planner.pricing import Catalogue
+from scia.v1 import common_pb2, rag_pb2, rag_pb2_grpc
+
+Outcome = common_pb2.Outcome
+Strategy = common_pb2.Strategy
+STRATEGY_NAMES = {Strategy.STRATEGY_VM: "vm", Strategy.STRATEGY_KUBERNETES: "kubernetes", Strategy.STRATEGY_SERVERLESS: "serverless"}
+
+# Net weight (supporting minus contradicting) a change needs: one close match (score >= 0.35)
+# or several weaker ones that agree.
+THRESHOLD = 0.35
+MIN_SCORE = 0.15
+MAX_STRATEGY_DELTA = 0.4
+
+MEMORY_FAILURE = re.compile(r"out of memory|out-of-memory|\boom|memoryerror|memory limit|heap space|exit code 137|\bkilled\b.*memory|memory exhausted", re.I)
+COLD_START_FAILURE = re.compile(r"cold start|timed? ?out|timeout|deadline|init duration|task timed out", re.I)
+CAPACITY_FAILURE = re.compile(r"\bcpu\b|throttl|latency|too slow|overload|saturat|too many requests|\b5\d\d\b", re.I)
+
+Weighted = tuple[rag_pb2.RetrievedDeployment, str]
+
+
+@dataclass
+class MemoryEvidence:
+    # strategy -> (score delta, explanation)
+    strategy_delta: dict[int, tuple[float, str]] = field(default_factory=dict)
+    strategy_records: dict[int, list[Weighted]] = field(default_factory=dict)
+    # strategy -> the plan must have more memory per instance/node/function than this (GB)
+    memory_floor_gb: dict[int, float] = field(default_factory=dict)
+    floor_records: dict[int, list[Weighted]] = field(default_factory=dict)
+    # strategy -> (instance/node type of well-rated successes, their records)
+    pull: dict[int, tuple[str, list[Weighted]]] = field(default_factory=dict)
+    successes: dict[int, list[Weighted]] = field(default_factory=dict)
+
+    def reinforcing(self, strategy: int) -> list[Weighted]:
+        return self.successes.get(strategy, [])[:3]
+
+
+def framework_of(record: common_pb2.DeploymentRecord) -> tuple[str, str]:
+    if record.analysis.applications:
+        app = record.analysis.applications[0]
+        return app.framework, app.language
+    return "", ""
+
+
+def match_factor(record: common_pb2.DeploymentRecord, app: common_pb2.Application) -> float:
+    framework, language = framework_of(record)
+    if framework and framework == app.framework:
+        return 1.0
+    if language and language == app.language:
+        return 0.5
+    return 0.25
+
+
+def rating(record: common_pb2.DeploymentRecord) -> float:
+    """Users' approval in [0, 1]; 0.6 for a success nobody voted on (it worked, nobody complained)."""
+    up, down = record.feedback.up, record.feedback.down
+    return up / (up + down) if up + down else 0.6
+
+
+def size_of(record: common_pb2.DeploymentRecord, catalogue: Catalogue) -> tuple[str, float]:
+    """(label, memory GB) of what the record ran on, for its strategy."""
+    config = record.plan.configuration
+    strategy = record.plan.strategy
+    if strategy == Strategy.STRATEGY_SERVERLESS and config.HasField("serverless"):
+        return f"{config.serverless.memory_mb} MB", config.serverless.memory_mb / 1024
+    name = config.vm.instance_type if strategy == Strategy.STRATEGY_VM else config.kubernetes.node_type if strategy == Strategy.STRATEGY_KUBERNETES else ""
+    found = catalogue.find_type(name) if name else None
+    return name, float(found[1]["memory_gb"]) if found else 0.0
+
+
+def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | None = None) -> str:
+    record = result.record
+    framework, _language = framework_of(record)
+    who = f"{record.tenant}/{record.name}" if record.name else record.id
+    if record.revision:
+        who += f" rev {record.revision}"
+    where = ""
+    if catalogue is not None:
+        where = size_of(record, catalogue)[0]
+    strategy = STRATEGY_NAMES.get(record.plan.strategy, "unknown strategy")
+    outcome = Outcome.Name(record.outcome).removeprefix("OUTCOME_").lower()
+    reason = f" ({record.outcome_reason})" if record.outcome_reason else ""
+    return f"{who}: {framework or 'app'} on {strategy}{' ' + where if where else ''} {outcome}{reason}"
+
+
+def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Application, catalogue: Catalogue) -> MemoryEvidence:
+    evidence = MemoryEvidence()
+    weights: list[tuple[rag_pb2.RetrievedDeployment, float]] = [
+        (r, r.score * match_factor(r.record, app)) for r in results if r.score >= MIN_SCORE and r.record.plan.strategy
+    ]
+    delta: dict[int, float] = defaultdict(float)
+    reasons: dict[int, list[str]] = defaultdict(list)
+    oom: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float]]] = defaultdict(list)
+    ok: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float, str]]] = defaultdict(list)
+    for result, weight in weights:
+        record = result.record
+        strategy = record.plan.strategy
+        label, memory_gb = size_of(record, catalogue)
+        failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
+        severity = 1.0 if record.outcome == Outcome.OUTCOME_FAILED else 0.5
+        note = describe_record(result, catalogue)
+        if failed and MEMORY_FAILURE.search(record.outcome_reason):
+            oom[strategy].append((result, weight * severity, memory_gb))
+        elif failed:
+            push = (0.4 if COLD_START_FAILURE.search(record.outcome_reason) and strategy == Strategy.STRATEGY_SERVERLESS else 0.25) * weight * severity
+            delta[strategy] -= push
+            reasons[strategy].append(f"{note}, similarity {result.score:.2f}")
+            evidence.strategy_records.setdefault(strategy, []).append((result, note))
+        elif record.outcome == Outcome.OUTCOME_SUCCESS:
+            r = rating(record)
+            pull = 0.2 * weight * (r - 0.4) / 0.6  # a disliked success (< 0.4) counts against
+            delta[strategy] += pull
+            if r >= 0.5:
+                reasons[strategy].append(f"{note}, rated {r:.0%}, similarity {result.score:.2f}")
+                evidence.strategy_records.setdefault(strategy, []).append((result, note))
+                evidence.successes.setdefault(strategy, []).append((result, note))
+            ok[strategy].append((result, weight, memory_gb, label))
+    for strategy, value in delta.items():
+        value = max(-MAX_STRATEGY_DELTA, min(MAX_STRATEGY_DELTA, value))
+        direction = "for" if value > 0 else "against"
+        evidence.strategy_delta[strategy] = (value, f"past deployments {direction} {STRATEGY_NAMES[strategy]}: " + "; ".join(reasons[strategy][:3]))
+
+    # Memory floors, by agreement: failures at or above a size support "this size is too small";
+    # successes at or below it contradict.
+    for strategy, failures in oom.items():
+        best_floor, best_records = 0.0, []
+        for result, _weight, memory_gb in failures:
+            if memory_gb <= 0:
+                continue
+            support = sum(w for _r, w, m in failures if m >= memory_gb)
+            contra = sum(w for r, w, m, _l in ok.get(strategy, []) if 0 < m <= memory_gb and rating(r.record) >= 0.5)
+            if support - contra >= THRESHOLD and memory_gb > best_floor:
+                best_floor = memory_gb
+                best_records = [(r, describe_record(r, catalogue)) for r, _w, m in failures if m >= memory_gb]
+        if best_floor:
+            evidence.memory_floor_gb[strategy] = best_floor
+            evidence.floor_records[strategy] = best_records
+
+    # Pull toward the size of well-rated successes.
+    for strategy, successes in ok.items():
+        by_label: dict[str, float] = defaultdict(float)
+        records: dict[str, list[Weighted]] = defaultdict(list)
+        for result, weight, _memory, label in successes:
+            if label and rating(result.record) >= 0.6:
+                by_label[label] += weight
+                records[label].append((result, describe_record(result, catalogue)))
+        if by_label:
+            label = max(by_label, key=by_label.get)
+            if by_label[label] >= THRESHOLD:
+                evidence.pull[strategy] = (label, records[label])
+    return evidence
+
+
+def cite(records: list[Weighted], influence: str) -> list[common_pb2.Citation]:
+    seen = set()
+    out = []
+    for result, note in records:
+        if result.record.id in seen:
+            continue
+        seen.add(result.record.id)
+        out.append(common_pb2.Citation(record_id=result.record.id, summary=note[:300], outcome=result.record.outcome,
+                                       score=round(result.score, 3), influence=influence))
+    return out
+
+
+def describe(records: list[Weighted]) -> str:
+    if not records:
+        return "similar deployments"
+    first = records[0][1]
+    more = f" (and {len(records) - 1} more)" if len(records) > 1 else ""
+    return f"a similar deployment, {first}{more}"
+
+
+# --- the RAG client -----------------------------------------------------------------------------
+
+DEPLOYMENT_MEMORY = rag_pb2.DESCRIPTOR.services_by_name["DeploymentMemory"]
+
+
+async def retrieve(
+    channel: grpc.aio.Channel,
+    tenant: str,
+    analysis: common_pb2.RepositoryAnalysis,
+    intent: common_pb2.DeploymentIntent,
+    *,
+    limit: int,
+    timeout: float,
+) -> list[rag_pb2.RetrievedDeployment]:
+    """Similar past deployments of the same framework (or language). Raises grpc.RpcError."""
+    app = analysis.applications[0]
+    request = rag_pb2.RetrieveRequest(
+        tenant=tenant,
+        deployment=rag_pb2.DeploymentQuery(analysis=analysis, intent=intent),
+        limit=limit,
+    )
+    if app.framework:
+        request.filter.frameworks.append(app.framework)
+    elif app.language:
+        request.filter.languages.append(app.language)
+    response = await rag_pb2_grpc.DeploymentMemoryStub(channel).Retrieve(request, timeout=timeout)
+    return list(response.results)
