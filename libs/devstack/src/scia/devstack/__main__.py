@@ -1,6 +1,6 @@
 """`scia-dev`: the local stack.
 
-    scia-dev up [--once]          start every service on loopback, wait for health, show what to try
+    scia-dev up [--once]          start every service on loopback, wait for health, run the walkthrough
     scia-dev embed TEXT [TEXT...] embed texts with the running embedder
 """
 
@@ -11,53 +11,35 @@ import asyncio
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
-import numpy as np
-
+from scia.devstack import demo
 from scia.devstack.stack import LocalStack, default_services
-from scia.runtime.client import create_channel
-from scia.v1 import embedder_pb2, embedder_pb2_grpc
-
-EMBEDDER = embedder_pb2.DESCRIPTOR.services_by_name["Embedder"]
 
 
-async def embed(target: str, texts: list[str]) -> tuple[embedder_pb2.EmbedResponse, float]:
-    async with create_channel(target, [EMBEDDER]) as channel:
-        started = time.perf_counter()
-        response = await embedder_pb2_grpc.EmbedderStub(channel).Embed(embedder_pb2.EmbedRequest(texts=texts))
-        return response, time.perf_counter() - started
-
-
-def describe(response: embedder_pb2.EmbedResponse, texts: list[str], seconds: float) -> str:
-    lines = [f"{response.model}: {len(response.embeddings)} x {response.dimensions} dims in {seconds * 1000:.0f} ms"]
-    vectors = np.array([e.values for e in response.embeddings], dtype=np.float32)
-    for text, vector in zip(texts, vectors, strict=True):
-        head = " ".join(f"{value:+.3f}" for value in vector[:4])
-        lines.append(f"  |v|={np.linalg.norm(vector):.3f}  [{head} ...]  {text[:60]!r}")
-    if len(texts) > 1:
-        similarity = vectors @ vectors.T
-        lines.append("  cosine similarity to the first text: " + ", ".join(f"{s:.3f}" for s in similarity[0][1:]))
-    return "\n".join(lines)
+async def walkthrough(stack: LocalStack, repository: str) -> None:
+    targets = {spec.name: spec.target for spec in stack.specs}
+    texts = [demo.EXAMPLE_PROMPT, "Django web shop needing two instances across zones", "static marketing site on a CDN"]
+    response, seconds = await demo.embed(targets["embedder"], texts)
+    print("\n1. Embed (embedder)\n" + demo.describe_embeddings(response, texts, seconds))
+    print(f"\n2. Plan {demo.EXAMPLE_APP} for {demo.EXAMPLE_PROMPT!r} (planner, with the memory)")
+    planned = await demo.plan_example(targets["planner"], repository)
+    print(demo.describe_plan(planned))
+    print("\n3. Remember and recall (rag)")
+    print(await demo.remember_and_recall(targets["rag"], planned))
 
 
 def up(args: argparse.Namespace) -> int:
-    stack = LocalStack(default_services(args.base_port, args.metrics_base_port), Path(args.state_dir))
+    state_dir = Path(args.state_dir).resolve()
+    stack = LocalStack(default_services(state_dir, args.base_port, args.metrics_base_port), state_dir)
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop_requested.set())
     print("SCIA local stack (embedded defaults, no cluster needed)")
     try:
         stack.start()
-        texts = [
-            "Flask API with PostgreSQL, high availability, under $300/month in eu-west-3",
-            "Django web shop needing two instances across zones",
-            "static marketing site on a CDN",
-        ]
-        response, seconds = asyncio.run(embed(stack.specs[0].target, texts))
-        print("\nA first Embed call through the embedder:\n" + describe(response, texts, seconds))
-    except Exception as error:  # StartupError, or the first call failing
+        asyncio.run(walkthrough(stack, args.repository or demo.repository_root()))
+    except Exception as error:  # StartupError, or a step of the walkthrough failing
         print(f"\nstart-up failed: {error}", file=sys.stderr)
         stack.stop()
         return 1
@@ -84,8 +66,8 @@ def up(args: argparse.Namespace) -> int:
 
 
 def embed_command(args: argparse.Namespace) -> int:
-    response, seconds = asyncio.run(embed(args.target, args.texts))
-    print(describe(response, args.texts, seconds))
+    response, seconds = asyncio.run(demo.embed(args.target, args.texts))
+    print(demo.describe_embeddings(response, args.texts, seconds))
     return 0
 
 
@@ -93,10 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scia-dev", description="SCIA's local stack")
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start every service and wait for Ctrl-C")
-    up_parser.add_argument("--once", action="store_true", help="stop right after the start-up checks")
+    up_parser.add_argument("--once", action="store_true", help="stop right after the walkthrough")
     up_parser.add_argument("--base-port", type=int, default=50051, help="gRPC port of the first service")
     up_parser.add_argument("--metrics-base-port", type=int, default=9101)
-    up_parser.add_argument("--state-dir", default=".scia", help="logs and local data")
+    up_parser.add_argument("--state-dir", default=".scia", help="logs and local data (the memory's database)")
+    up_parser.add_argument("--repository", help="SCIA checkout holding the example app (default: this one)")
     up_parser.set_defaults(handler=up)
     embed_parser = commands.add_parser("embed", help="embed texts with the running embedder")
     embed_parser.add_argument("texts", nargs="+")

@@ -31,11 +31,35 @@ class ServiceSpec:
         return f"127.0.0.1:{self.grpc_port}"
 
 
-def default_services(base_port: int = 50051, metrics_base_port: int = 9101) -> list[ServiceSpec]:
-    """The services that exist so far, in start order."""
-    return [
-        ServiceSpec("embedder", "scia.embedder", "SCIA_EMBEDDER_", base_port, metrics_base_port),
-    ]
+def default_services(state_dir: Path, base_port: int = 50051, metrics_base_port: int = 9101) -> list[ServiceSpec]:
+    """The services that exist so far, in start order (each after what it calls)."""
+    embedder = ServiceSpec("embedder", "scia.embedder", "SCIA_EMBEDDER_", base_port, metrics_base_port)
+    rag = ServiceSpec(
+        "rag",
+        "scia.rag",
+        "SCIA_RAG_",
+        base_port + 1,
+        metrics_base_port + 1,
+        extra_env={
+            "SCIA_RAG_EMBEDDER_TARGET": embedder.target,
+            # Embedded PostgreSQL: the memory survives restarts of the stack in this folder.
+            "SCIA_RAG_DATA_DIR": str(state_dir / "postgres"),
+            "SCIA_RAG_RERANKER_MODEL_PATH": str(state_dir / "models" / "cross-encoder" / "current"),
+        },
+    )
+    planner = ServiceSpec(
+        "planner",
+        "scia.planner",
+        "SCIA_PLANNER_",
+        base_port + 2,
+        metrics_base_port + 2,
+        extra_env={
+            "SCIA_PLANNER_RAG_TARGET": rag.target,
+            # Local repositories are fine on a developer's machine; a shared control plane refuses them.
+            "SCIA_PLANNER_ALLOW_LOCAL_PATHS": "true",
+        },
+    )
+    return [embedder, rag, planner]
 
 
 class StartupError(RuntimeError):
