@@ -189,6 +189,16 @@ async def test_a_crashing_handler_fails_its_call_only_and_is_counted(caplog):
     assert any("unhandled error in scia.v1.Embedder/Crash" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_call_the_client_abandons_is_not_logged_as_a_crash(caplog):
+    async with serve(ProbeApp(), settings()) as running:
+        async with create_channel(running.target) as channel:
+            with caplog.at_level(logging.ERROR), pytest.raises(grpc.aio.AioRpcError) as error:
+                await method(channel, "Sleep")(b"5", timeout=0.2)
+            assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            await asyncio.sleep(0.2)  # let the server notice the cancellation
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
+
+
 def test_retry_policy_covers_exactly_the_idempotent_unary_methods():
     memory = rag_pb2.DESCRIPTOR.services_by_name["DeploymentMemory"]
     names = {(m["service"], m["method"]) for m in idempotent_methods([EMBEDDER, memory])}

@@ -7,11 +7,13 @@ OTEL_EXPORTER_OTLP_ENDPOINT is set (the exporter reads the standard OTEL_* varia
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 from opentelemetry import trace
@@ -91,61 +93,44 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             return None
         service, method = _split_method(handler_call_details.method)
 
-        def record(context: grpc.aio.ServicerContext, started: float, failed: bool) -> None:
-            GRPC_SERVER_SECONDS.labels(service, method).observe(time.perf_counter() - started)
-            GRPC_SERVER_HANDLED.labels(service, method, _code_name(context, failed)).inc()
-
-        def crashed(error: BaseException) -> bool:
-            # abort() raises AbortError after setting the code: an answer, not a crash.
-            if isinstance(error, grpc.aio.AbortError | grpc.RpcError):
-                return False
-            log.exception("unhandled error in %s/%s", service, method, exc_info=error)
-            return True
+        @contextlib.contextmanager
+        def observed(context: grpc.aio.ServicerContext) -> Iterator[None]:
+            started, failed = time.perf_counter(), False
+            try:
+                yield
+            except BaseException as error:
+                failed = True
+                # abort() raises AbortError after setting the code, and a client that goes away
+                # cancels the call: answers and hang-ups, not crashes.
+                if not isinstance(error, grpc.aio.AbortError | grpc.RpcError | asyncio.CancelledError | GeneratorExit):
+                    log.exception("unhandled error in %s/%s", service, method, exc_info=error)
+                raise
+            finally:
+                GRPC_SERVER_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+                GRPC_SERVER_HANDLED.labels(service, method, _code_name(context, failed)).inc()
 
         if handler.response_streaming:
             inner = handler.unary_stream or handler.stream_stream
 
             async def streaming(request: object, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
-                started, failed = time.perf_counter(), False
-                try:
+                with observed(context):
                     result = inner(request, context)
                     if inspect.isasyncgen(result):
                         async for response in result:
                             yield response
-                    else:
+                    else:  # a handler that writes with context.write() and returns
                         await result
-                except BaseException as error:
-                    failed = True
-                    crashed(error)
-                    raise
-                finally:
-                    record(context, started, failed)
 
-            factory = (
-                grpc.unary_stream_rpc_method_handler
-                if handler.unary_stream
-                else grpc.stream_stream_rpc_method_handler
-            )
+            factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
             behaviour: object = streaming
         else:
             inner = handler.unary_unary or handler.stream_unary
 
             async def unary(request: object, context: grpc.aio.ServicerContext) -> object:
-                started, failed = time.perf_counter(), False
-                try:
+                with observed(context):
                     return await inner(request, context)
-                except BaseException as error:
-                    failed = True
-                    crashed(error)
-                    raise
-                finally:
-                    record(context, started, failed)
 
-            factory = (
-                grpc.unary_unary_rpc_method_handler
-                if handler.unary_unary
-                else grpc.stream_unary_rpc_method_handler
-            )
+            factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
             behaviour = unary
         return factory(
             behaviour,
