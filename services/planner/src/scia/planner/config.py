@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from scia.runtime.config import ServiceSettings
@@ -44,3 +46,49 @@ class PlannerSettings(ServiceSettings):
     rag_target: str = Field("", description="host:port of scia.v1.DeploymentMemory; empty disables retrieval.")
     rag_timeout_seconds: float = Field(2.0, gt=0, le=60, description="Deadline of one Retrieve call.")
     retrieval_limit: int = Field(8, ge=1, le=50, description="Past deployments retrieved per plan.")
+
+    # --- optional LLM backend (any OpenAI-compatible chat-completions endpoint) ----------
+    llm_base_url: str = Field(
+        "",
+        description="Base URL of an OpenAI-compatible API, the part before /chat/completions "
+        "(http://127.0.0.1:11434/v1 for Ollama, http://vllm:8000/v1, https://api.openai.com/v1). "
+        "Empty disables the LLM: the knowledge base alone plans.",
+    )
+    llm_model: str = Field("", description="Model name sent with each request; required with a base URL.")
+    # SecretStr: masked in repr() and logs; only ever put in the Authorization header.
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key, if the endpoint needs one. Never logged.")
+    llm_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Time limit of one LLM exchange; past it the knowledge-base plan answers."
+    )
+    llm_max_tokens: int = Field(1024, ge=64, le=32768, description="max_tokens of the answer (a plan is ~300 tokens).")
+    llm_response_format: Literal["json_schema", "json_object", "none"] = Field(
+        "json_schema",
+        description="How the answer's shape is asked for. json_schema (OpenAI, vLLM, recent Ollama) falls back to "
+        "json_object once when the endpoint answers 400 about it. The answer is validated either way.",
+    )
+    llm_max_context_chars: int = Field(
+        16000, ge=2000, le=200_000, description="Most characters of repository/memory data sent to the LLM per plan."
+    )
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _check_llm_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:11434/v1")
+        if parts.username or parts.password:
+            raise ValueError("must not embed credentials (they would be logged); use SCIA_PLANNER_LLM_API_KEY")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        if value.endswith("/chat/completions"):
+            raise ValueError("is the base URL without /chat/completions, e.g. http://127.0.0.1:11434/v1")
+        return value
+
+    @model_validator(mode="after")
+    def _check_llm_model(self) -> PlannerSettings:
+        if self.llm_base_url and not self.llm_model.strip():
+            raise ValueError("SCIA_PLANNER_LLM_MODEL is required when SCIA_PLANNER_LLM_BASE_URL is set")
+        return self

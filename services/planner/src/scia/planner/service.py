@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
+from urllib.parse import urlsplit
 
 import grpc
 from prometheus_client import Counter, Histogram
 
-from scia.planner import decide, retrieval
+from scia.planner import decide, llm, retrieval
 from scia.planner.analysis import CloneLimits, ReadLimits, analyze_repository
 from scia.planner.config import PlannerSettings
 from scia.planner.errors import CloneTimeout, InvalidSource, NothingToPlan, PlannerError, SourceNotFound, SourceTooLarge
@@ -48,6 +50,8 @@ class PlannerServicer(planner_pb2_grpc.PlannerServicer):
         self.settings = settings
         self.catalogue = catalogue
         self.rag_channel: grpc.aio.Channel | None = None
+        # Set by PlannerApp.start when SCIA_PLANNER_LLM_BASE_URL is configured.
+        self.llm: llm.LlmAdvisor | None = None
         self._clones = asyncio.Semaphore(settings.max_concurrent_clones)
 
     async def Analyze(self, request: planner_pb2.AnalyzeRequest, context: grpc.aio.ServicerContext) -> planner_pb2.AnalyzeResponse:
@@ -100,6 +104,9 @@ class PlannerServicer(planner_pb2_grpc.PlannerServicer):
             plan.provenance.retrieval_note = note
         elif not retrieved:
             plan.provenance.retrieval_note = "retrieval returned no similar past deployments"
+        if self.llm is not None:
+            # The knowledge-base plan is the baseline the LLM reviews and the answer when it is rejected.
+            plan = await self.llm.refine(plan, analysis, request.intent, understanding, request.constraints, retrieved)
         PLANS.labels(decide.STRATEGY_NAMES[plan.strategy], plan.provenance.engine).inc()
         return planner_pb2.PlanResponse(analysis=analysis, plan=plan)
 
@@ -167,8 +174,30 @@ class PlannerApp:
             self.servicer.rag_channel = create_channel(self.settings.rag_target, [retrieval.DEPLOYMENT_MEMORY],
                                                        timeout=self.settings.rag_timeout_seconds, max_attempts=1)
             log.info("retrieval enabled", extra={"rag_target": self.settings.rag_target})
+        config = llm.config_from_settings(self.settings)
+        if config is not None:
+            advisor = llm.LlmAdvisor(config, self.servicer.catalogue)
+            await advisor.start()
+            self.servicer.llm = advisor
+            # The key is never logged; only whether there is one.
+            log.info("LLM backend enabled", extra={"llm_endpoint": config.endpoint, "llm_model": config.model,
+                                                   "llm_api_key_set": bool(config.api_key)})
+            if config.api_key and config.base_url.startswith("http://") and not _loopback(config.base_url):
+                log.warning("the LLM API key is sent over plain HTTP to a non-loopback host; use https",
+                            extra={"llm_endpoint": config.endpoint})
 
     async def stop(self) -> None:
         channel, self.servicer.rag_channel = self.servicer.rag_channel, None
         if channel is not None:
             await channel.close()
+        advisor, self.servicer.llm = self.servicer.llm, None
+        if advisor is not None:
+            await advisor.close()
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
