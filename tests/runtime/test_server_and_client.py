@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY
 
 from scia.runtime.client import create_channel, idempotent_methods, service_config
 from scia.runtime.config import ServiceSettings
+from scia.runtime.errors import Rejected
 from scia.runtime.healthcheck import main as healthcheck_main
 from scia.runtime.logs import JsonFormatter
 from scia.runtime.telemetry import configure_tracing
@@ -62,6 +63,9 @@ class ProbeApp:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "replica restarting")
             return self.name.encode()
 
+        async def refuse(request: bytes, context) -> bytes:
+            raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, "no model is trained yet")
+
         async def wait_released(request: bytes, context) -> bytes:
             await self.release.wait()
             return b"released"
@@ -76,6 +80,7 @@ class ProbeApp:
                     {
                         "Sleep": unary(sleep),
                         "Crash": unary(crash),
+                        "Refuse": unary(refuse),
                         "GetModelInfo": unary(flaky),  # idempotent in the contract: retried
                         "Embed": unary(wait_released),
                         "NotIdempotent": unary(flaky),  # not in the contract: never retried
@@ -187,6 +192,18 @@ async def test_a_crashing_handler_fails_its_call_only_and_is_counted(caplog):
     assert handled("Crash", "UNKNOWN") == before_crash + 1
     assert handled("Sleep", "OK") == before_ok + 1
     assert any("unhandled error in scia.v1.Embedder/Crash" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_rejected_call_gets_its_status_and_message_and_is_counted(caplog):
+    before = handled("Refuse", "FAILED_PRECONDITION")
+    async with serve(ProbeApp(), settings()) as running:
+        async with create_channel(running.target) as channel:
+            with caplog.at_level(logging.ERROR), pytest.raises(grpc.aio.AioRpcError) as error:
+                await method(channel, "Refuse")(b"")
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.value.details() == "no model is trained yet"
+    assert handled("Refuse", "FAILED_PRECONDITION") == before + 1
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
 
 
 async def test_a_call_the_client_abandons_is_not_logged_as_a_crash(caplog):

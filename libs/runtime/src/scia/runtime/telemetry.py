@@ -22,6 +22,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import Counter, Histogram, start_http_server
 
+from scia.runtime.errors import Rejected
+
 log = logging.getLogger(__name__)
 
 GRPC_SERVER_HANDLED = Counter(
@@ -77,7 +79,8 @@ def _code_name(context: grpc.aio.ServicerContext, failed: bool) -> str:
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Counts calls and times them per method; logs handler crashes with their method.
+    """Counts calls and times them per method; answers `Rejected` with its status; logs
+    handler crashes with their method.
 
     A crash in a handler becomes UNKNOWN for that call only (gRPC's own behaviour); the
     interceptor makes sure it is logged with the trace id and counted, never swallowed.
@@ -114,12 +117,15 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
             async def streaming(request: object, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
                 with observed(context):
-                    result = inner(request, context)
-                    if inspect.isasyncgen(result):
-                        async for response in result:
-                            yield response
-                    else:  # a handler that writes with context.write() and returns
-                        await result
+                    try:
+                        result = inner(request, context)
+                        if inspect.isasyncgen(result):
+                            async for response in result:
+                                yield response
+                        else:  # a handler that writes with context.write() and returns
+                            await result
+                    except Rejected as rejected:
+                        await context.abort(rejected.code, rejected.message)
 
             factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
             behaviour: object = streaming
@@ -128,7 +134,10 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
             async def unary(request: object, context: grpc.aio.ServicerContext) -> object:
                 with observed(context):
-                    return await inner(request, context)
+                    try:
+                        return await inner(request, context)
+                    except Rejected as rejected:
+                        await context.abort(rejected.code, rejected.message)
 
             factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
             behaviour = unary

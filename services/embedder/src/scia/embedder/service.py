@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from scia.embedder.batcher import MicroBatcher, QueueFull
 from scia.embedder.config import EmbedderSettings
 from scia.embedder.model import TextEncoder
+from scia.runtime.errors import Rejected
 from scia.v1 import embedder_pb2, embedder_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,6 @@ INFERENCE_SECONDS = Histogram(
 QUEUED_TEXTS = Gauge("scia_embedder_queued_texts", "Texts waiting for a forward pass.")
 
 
-class Rejected(Exception):
-    """A request the service answers with an error status."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
     def __init__(self, settings: EmbedderSettings) -> None:
         self.settings = settings
@@ -51,10 +43,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
         self.batcher: MicroBatcher | None = None
 
     async def Embed(self, request: embedder_pb2.EmbedRequest, context: grpc.aio.ServicerContext) -> embedder_pb2.EmbedResponse:
-        try:
-            return await self._embed(request)
-        except Rejected as rejected:
-            await context.abort(rejected.code, rejected.message)
+        return await self._embed(request)
 
     async def EmbedStream(
         self, request_iterator: AsyncIterator[embedder_pb2.EmbedRequest], context: grpc.aio.ServicerContext
@@ -74,9 +63,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
         try:
             while (task := await in_order.get()) is not None:
                 try:
-                    response = await task
-                except Rejected as rejected:
-                    await context.abort(rejected.code, rejected.message)
+                    response = await task  # a Rejected request ends the stream with its status
                 finally:
                     window.release()
                 yield response
@@ -89,7 +76,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServicer):
 
     async def GetModelInfo(self, request: embedder_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext) -> embedder_pb2.ModelInfo:
         if self.encoder is None or self.batcher is None:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the model is still loading; retry shortly")
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "the model is still loading; retry shortly")
         return self.model_info(self.encoder)
 
     def model_info(self, encoder: TextEncoder) -> embedder_pb2.ModelInfo:

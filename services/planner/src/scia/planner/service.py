@@ -18,6 +18,7 @@ from scia.planner.errors import CloneTimeout, InvalidSource, NothingToPlan, Plan
 from scia.planner.intent import understand
 from scia.planner.pricing import Catalogue, bundled_catalogue, load_catalogue
 from scia.runtime.client import create_channel
+from scia.runtime.errors import Rejected
 from scia.v1 import common_pb2, planner_pb2, planner_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,6 @@ ANALYSIS_SECONDS = Histogram("scia_planner_analysis_seconds", "Time to clone and
                              buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
 
 
-class Rejected(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class PlannerServicer(planner_pb2_grpc.PlannerServicer):
     def __init__(self, settings: PlannerSettings, catalogue: Catalogue) -> None:
         self.settings = settings
@@ -55,16 +49,10 @@ class PlannerServicer(planner_pb2_grpc.PlannerServicer):
         self._clones = asyncio.Semaphore(settings.max_concurrent_clones)
 
     async def Analyze(self, request: planner_pb2.AnalyzeRequest, context: grpc.aio.ServicerContext) -> planner_pb2.AnalyzeResponse:
-        try:
-            return planner_pb2.AnalyzeResponse(analysis=await self._analyze(request.repository))
-        except Rejected as rejected:
-            await context.abort(rejected.code, rejected.message)
+        return planner_pb2.AnalyzeResponse(analysis=await self._analyze(request.repository))
 
     async def Plan(self, request: planner_pb2.PlanRequest, context: grpc.aio.ServicerContext) -> planner_pb2.PlanResponse:
-        try:
-            return await self._plan(request)
-        except Rejected as rejected:
-            await context.abort(rejected.code, rejected.message)
+        return await self._plan(request)
 
     async def _analyze(self, repository: common_pb2.RepositoryRef) -> common_pb2.RepositoryAnalysis:
         if not repository.url.strip():

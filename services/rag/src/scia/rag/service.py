@@ -29,6 +29,7 @@ from scia.rag.records import (
 from scia.rag.reranker import CrossEncoderReranker, load_reranker
 from scia.rag.store import DeploymentStore, metrics_json
 from scia.rag.validation import InvalidArgument
+from scia.runtime.errors import Rejected
 from scia.v1 import common_pb2, rag_pb2, rag_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,6 @@ RETRIEVE_STAGE_SECONDS = Histogram(
 REEMBEDDED = Counter("scia_rag_reembedded_total", "Records re-embedded in the background after their text changed.")
 
 
-class Rejected(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def _not_found(tenant: str, record_id: str) -> Rejected:
     return Rejected(grpc.StatusCode.NOT_FOUND, f"deployment {record_id} not found in tenant {tenant}")
 
@@ -65,7 +59,10 @@ ResponseT = TypeVar("ResponseT")
 
 
 def _answers(method: Callable[..., Awaitable[ResponseT]]) -> Callable[..., Awaitable[ResponseT]]:
-    """Maps the service's exceptions to gRPC status codes with their messages."""
+    """Maps the service's domain exceptions to gRPC status codes with their messages.
+
+    (`Rejected` needs no mapping: the runtime's interceptor answers it.)
+    """
 
     @functools.wraps(method)
     async def wrapper(self: DeploymentMemoryServicer, request, context: grpc.aio.ServicerContext) -> ResponseT:
@@ -73,8 +70,6 @@ def _answers(method: Callable[..., Awaitable[ResponseT]]) -> Callable[..., Await
             return await method(self, request, context)
         except InvalidArgument as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except Rejected as rejected:
-            await context.abort(rejected.code, rejected.message)
         except EmbedderUnavailable as error:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{error}; nothing was written, retry later")
         except (PoolTimeout, psycopg.OperationalError) as error:
