@@ -1,0 +1,1 @@
+"""SCIA's GraphQL gateway."""
