@@ -237,6 +237,7 @@ def test_full_fixture_is_valid(obj):
         ("spec.budget.maxMonthlyCost", -5, "less than the minimum"),
         ("spec.repository.url", "ftp://example.com/repo.git", "does not match"),
         ("spec.repository.url", "github.com/acme/shop", "does not match"),
+        ("spec.repository.url", "file://relative/path", "does not match"),
         ("spec.policies", ["require-https", "make-it-fast"], "is not one of"),
         ("spec.cloudProvider", "AWS_Prod", "does not match"),
         ("spec.prompt", "x" * 4001, "is too long"),
@@ -263,8 +264,9 @@ def test_deployment_requires(path):
     assert any("is a required property" in e for e in found), found
 
 
-def test_deployment_accepts_ssh_urls():
-    for url in ["git@github.com:acme/shop.git", "ssh://git@gitlab.example.com:2222/acme/shop.git"]:
+def test_deployment_accepts_ssh_and_local_file_urls():
+    # file:/// is for the local stack: the schema admits it, a shared planner refuses it.
+    for url in ["git@github.com:acme/shop.git", "ssh://git@gitlab.example.com:2222/acme/shop.git", "file:///srv/repos/shop"]:
         assert errors(_with(DEPLOYMENT, "spec.repository.url", url)) == []
 
 
