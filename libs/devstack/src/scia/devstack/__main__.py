@@ -17,16 +17,26 @@ from scia.devstack import demo
 from scia.devstack.stack import LocalStack, default_services
 
 
-async def walkthrough(stack: LocalStack, repository: str) -> None:
-    targets = {spec.name: spec.target for spec in stack.specs}
+async def walkthrough(stack: LocalStack, repository: str, token: str) -> None:
+    target = {spec.name: spec.target for spec in stack.specs}
     texts = [demo.EXAMPLE_PROMPT, "Django web shop needing two instances across zones", "static marketing site on a CDN"]
-    response, seconds = await demo.embed(targets["embedder"], texts)
+    response, seconds = await demo.embed(target["embedder"], texts)
     print("\n1. Embed (embedder)\n" + demo.describe_embeddings(response, texts, seconds))
     print(f"\n2. Plan {demo.EXAMPLE_APP} for {demo.EXAMPLE_PROMPT!r} (planner, with the memory)")
-    planned = await demo.plan_example(targets["planner"], repository)
+    planned = await demo.plan_example(target["planner"], repository)
     print(demo.describe_plan(planned))
-    print("\n3. Remember and recall (rag)")
-    print(await demo.remember_and_recall(targets["rag"], planned))
+    print("\n3. Deploy it: GraphQL (gateway) -> Deployment resource -> operator -> Infrastructure")
+    await demo.deploy_through_gateway(
+        f"http://{target['gateway']}", token, f"http://{target['kubernetes']}", repository
+    )
+    print("\n4. What the memory learned (rag): the operator recorded the outcome")
+    for _ in range(50):  # the outcome is written right after the phase turns Running
+        lines = await demo.remembered_outcomes(target["rag"])
+        if any("outcome success" in line for line in lines):
+            break
+        await asyncio.sleep(0.2)
+    print("\n".join(lines))
+    print(await demo.recall(target["rag"], "flask api with postgres and redis"))
 
 
 def up(args: argparse.Namespace) -> int:
@@ -38,18 +48,27 @@ def up(args: argparse.Namespace) -> int:
     print("SCIA local stack (embedded defaults, no cluster needed)")
     try:
         stack.start()
-        asyncio.run(walkthrough(stack, args.repository or demo.repository_root()))
+        token = demo.issue_token(stack.spec("gateway").env)
+        asyncio.run(walkthrough(stack, args.repository or demo.repository_root(), token))
     except Exception as error:  # StartupError, or a step of the walkthrough failing
         print(f"\nstart-up failed: {error}", file=sys.stderr)
         stack.stop()
         return 1
+    gateway = stack.spec("gateway")
     print("\nServices:")
     for spec in stack.specs:
-        print(f"  {spec.name:<9} gRPC {spec.target}   metrics http://127.0.0.1:{spec.metrics_port}/metrics")
-    print(f"  logs      {stack.log_dir}/<service>.log (JSON lines)")
+        where = f"http://{spec.target}" if spec.ready_url else f"gRPC {spec.target}"
+        metrics = f"   metrics http://127.0.0.1:{spec.metrics_port}/metrics" if spec.metrics_port else ""
+        print(f"  {spec.name:<10} {where}{metrics}")
+    print(f"  logs       {stack.log_dir}/<service>.log (JSON lines)")
+    print("  kubernetes is an in-memory API (no cluster): it forgets everything when the stack stops")
+    print(f"\nGraphQL: http://{gateway.target}/graphql   token for demo (admin of {demo.NAMESPACE}):\n  {token}")
     print("\nTry:")
+    query = '{"query": "{ deployments(namespace: \\"team-demo\\") { edges { node { name phase cost { estimatedMonthly } } } } }"}'
+    print(f"  curl -s http://{gateway.target}/graphql -H 'Authorization: Bearer <token>' \\")
+    print(f"       -H 'Content-Type: application/json' -d '{query}'")
+    print('  .venv/bin/scia-plan . "FastAPI service with websockets, 2000 users, in Frankfurt" --target 127.0.0.1:50053')
     print('  .venv/bin/scia-dev embed "a FastAPI service with websockets" "a Go API on Kubernetes"')
-    print(f"  .venv/bin/python -m scia.runtime.healthcheck {stack.specs[0].target}")
     if args.once:
         print("\n--once: stopping")
     else:
@@ -61,8 +80,9 @@ def up(args: argparse.Namespace) -> int:
                 stack.stop()
                 return 1
     codes = stack.stop()
-    print("stopped: " + ", ".join(f"{name} (exit {code})" for name, code in codes.items()))
-    return 0 if all(code == 0 for code in codes.values()) else 1
+    clean = {spec.name: codes[spec.name] in spec.clean_exit_codes for spec in stack.specs}
+    print("stopped: " + ", ".join(f"{name} ({'clean' if clean[name] else f'exit {code}'})" for name, code in codes.items()))
+    return 0 if all(clean.values()) else 1
 
 
 def embed_command(args: argparse.Namespace) -> int:

@@ -3,10 +3,16 @@ through the services' gRPC contracts, exactly as the operator and the gateway ma
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import os
 import subprocess
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 
 from scia.runtime.client import create_channel
@@ -87,37 +93,206 @@ async def plan_example(target: str, repository: str) -> planner_pb2.PlanResponse
         )
 
 
-async def remember_and_recall(target: str, planned: planner_pb2.PlanResponse) -> str:
-    """Store the plan as revision 1 of a pending deployment, then find it by free text."""
-    record = common_pb2.DeploymentRecord(
-        tenant=TENANT,
-        name="flask-shop",
-        # A stable uid: running the stack again updates the same record instead of adding one.
-        uid="local-stack-flask-shop",
-        revision=1,
-        repository=planned.analysis.repository,
-        analysis=planned.analysis,
-        intent=common_pb2.DeploymentIntent(prompt=EXAMPLE_PROMPT, cloud=common_pb2.CLOUD_AWS),
-        plan=planned.plan,
-        outcome=common_pb2.OUTCOME_PENDING,
-    )
+async def recall(target: str, text: str) -> str:
+    """Similar past deployments by free text, with every score component."""
     async with create_channel(target, [MEMORY], timeout=30) as channel:
-        memory = rag_pb2_grpc.DeploymentMemoryStub(channel)
-        stored = await memory.RecordDeployment(rag_pb2.RecordDeploymentRequest(record=record))
-        found = await memory.Retrieve(
-            rag_pb2.RetrieveRequest(tenant=TENANT, text="flask api with postgres and redis", limit=3)
+        found = await rag_pb2_grpc.DeploymentMemoryStub(channel).Retrieve(
+            rag_pb2.RetrieveRequest(tenant=TENANT, text=text, limit=3)
         )
-    lines = [
-        f"stored:   {TENANT}/flask-shop revision 1 as record {stored.record.id} "
-        f"({'created' if stored.created else 'updated'}; outcome pending)",
-        f"recalled: {len(found.results)} result(s) for 'flask api with postgres and redis' (re-rank: {found.reranker})",
-    ]
+    lines = [f"recalled: {len(found.results)} result(s) for {text!r} (re-rank: {found.reranker})"]
     for result in found.results:
-        c = result.components
+        c, r = result.components, result.record
         lines.append(
-            f"          {result.score:.3f}  {result.record.tenant}/{result.record.name} rev {result.record.revision} "
+            f"          {result.score:.3f}  {r.tenant}/{r.name} rev {r.revision}, "
+            f"{common_pb2.Outcome.Name(r.outcome).removeprefix('OUTCOME_').lower()} "
             f"(similarity {c.vector_similarity:.2f}, text {c.text_rank:.2f}, recency {c.recency:.2f}, "
-            f"feedback {c.feedback:.2f})"
+            f"feedback {c.feedback:.2f}, outcome {c.outcome:.2f})"
         )
     lines += [f"          note: {note}" for note in found.notes]
     return "\n".join(lines)
+
+
+# --- the full flow: a Deployment through the gateway, reconciled by the operator -------------
+
+NAMESPACE = "team-demo"
+DEPLOYMENT = "flask-shop"
+PROVIDER = "aws-demo"
+
+CREATE_PROVIDER = """
+mutation ($ns: String!, $name: String!, $spec: CloudProviderSpecInput!) {
+  createCloudProvider(namespace: $ns, name: $name, spec: $spec) { errors { code field message } }
+}"""
+CREATE_DEPLOYMENT = """
+mutation ($ns: String!, $name: String!, $spec: DeploymentSpecInput!) {
+  createDeployment(namespace: $ns, name: $name, spec: $spec) { deployment { id phase } errors { code field message } }
+}"""
+WATCH_DEPLOYMENT = """
+query ($ns: String!, $name: String!) {
+  deployment(namespace: $ns, name: $name) {
+    phase
+    conditions { type status reason message }
+    decision { strategy confidence engine }
+    cost { estimatedMonthly budgetVerdict }
+    endpoints
+  }
+}"""
+
+
+class FlowError(RuntimeError):
+    pass
+
+
+def issue_token(gateway_env: dict[str, str]) -> str:
+    """A token for the demo user, from the gateway's own command (same key, same claims)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "scia.gateway", "token", "--user", "demo", "--group", f"{NAMESPACE}:admin"],
+        env={**os.environ, **gateway_env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+async def graphql(session: aiohttp.ClientSession, url: str, token: str, query: str, **variables) -> dict:
+    async with session.post(
+        url, json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
+    ) as response:
+        body = await response.json()
+    if response.status != 200 or body.get("errors"):
+        raise FlowError(f"GraphQL {response.status}: {body.get('errors') or body}")
+    return body["data"]
+
+
+def payload_errors(payload: dict) -> None:
+    if payload["errors"]:
+        raise FlowError("; ".join(f"{e['code']} {'.'.join(e['field'])}: {e['message']}" for e in payload["errors"]))
+
+
+def describe_state(deployment: dict) -> str:
+    conditions = ", ".join(f"{c['type']}={c['status']}" for c in deployment["conditions"])
+    line = f"  phase {deployment['phase']:<12} {conditions}"
+    if deployment["decision"] and deployment["cost"] and deployment["cost"]["estimatedMonthly"] is not None:
+        line += f"  [{deployment['decision']['strategy']}, ${deployment['cost']['estimatedMonthly']:.2f}/month]"
+    return line
+
+
+async def wait_for_phase(session, url, token, phases: set[str], seen: list[str], timeout: float = 180.0) -> dict:
+    """Poll the gateway and print every change until one of `phases` is reached."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        deployment = (await graphql(session, url, token, WATCH_DEPLOYMENT, ns=NAMESPACE, name=DEPLOYMENT))["deployment"]
+        line = describe_state(deployment)
+        if not seen or seen[-1] != line:
+            seen.append(line)
+            print(line, flush=True)
+        if deployment["phase"] in phases:
+            return deployment
+        if deployment["phase"] == "Failed":
+            raise FlowError(f"the Deployment failed: {deployment['conditions']}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise FlowError(f"still {deployment['phase']} after {timeout:.0f} s")
+        await asyncio.sleep(0.3)
+
+
+def load_composition_renderer(repository: str):
+    """compositions/build.py of the checkout: it renders a composition as function-kcl does."""
+    spec = importlib.util.spec_from_file_location("scia_compositions_build", Path(repository) / "compositions" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+async def play_crossplane(session: aiohttp.ClientSession, kubernetes_url: str, repository: str) -> list[str]:
+    """What Crossplane would do with the Infrastructure, as far as this machine can.
+
+    There is no Crossplane and no cloud here: the composition the XR selects is rendered with
+    KCL exactly as function-kcl would run it (a preview of the cloud resources), then the XR is
+    marked Synced and Ready the way Crossplane reports it, so the operator can finish.
+    """
+    path = f"{kubernetes_url}/apis/scia.io/v1alpha1/namespaces/{NAMESPACE}/infrastructures/{DEPLOYMENT}"
+    async with session.get(path) as response:
+        xr = await response.json()
+    labels = xr["spec"]["crossplane"]["compositionSelector"]["matchLabels"]
+    build = load_composition_renderer(repository)
+    composition = build.find(labels["scia.io/cloud"], labels["scia.io/strategy"])
+    # function-kcl also returns the composite itself (its status); only managed resources are cloud ones.
+    resources = [item for item in build.render(build.source_for(composition), xr) if item["kind"] != xr["kind"]]
+    lines = [f"  composition {composition.name} renders {len(resources)} cloud resources:"]
+    for resource in resources:
+        name = resource.get("metadata", {}).get("annotations", {}).get("krm.kcl.dev/composition-resource-name", "?")
+        lines.append(f"    {resource['apiVersion'].split('/')[0]:<32} {resource['kind']:<28} {name}")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conditions = [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": now},
+        {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": now},
+    ]
+    async with session.patch(
+        f"{path}/status",
+        json={"status": {"conditions": conditions}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    ) as response:
+        if response.status >= 300:
+            raise FlowError(f"marking the Infrastructure ready failed: HTTP {response.status} {await response.text()}")
+    lines.append("  (stand-in for Crossplane: resources rendered, not created; Infrastructure marked Synced and Ready)")
+    return lines
+
+
+async def deploy_through_gateway(gateway_url: str, token: str, kubernetes_url: str, repository: str) -> None:
+    url = f"{gateway_url}/graphql"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        payload_errors(
+            (
+                await graphql(
+                    session, url, token, CREATE_PROVIDER, ns=NAMESPACE, name=PROVIDER,
+                    spec={
+                        "type": "aws",
+                        "credentialsSecretRef": {"name": "aws-demo-credentials", "key": "credentials"},
+                        "defaultRegion": "eu-west-3",
+                        "allowedRegions": ["eu-west-3", "eu-west-1"],
+                        "costControl": {"monthlyBudget": 1000, "alertThreshold": 0.8},
+                    },
+                )
+            )["createCloudProvider"]
+        )
+        print(f"  createCloudProvider {NAMESPACE}/{PROVIDER} (aws, eu-west-3)")
+        payload_errors(
+            (
+                await graphql(
+                    session, url, token, CREATE_DEPLOYMENT, ns=NAMESPACE, name=DEPLOYMENT,
+                    spec={
+                        "repository": {"url": Path(repository).resolve().as_uri(), "subdirectory": EXAMPLE_APP},
+                        "prompt": EXAMPLE_PROMPT,
+                        "cloudProvider": PROVIDER,
+                        "region": "eu-west-3",
+                        "budget": {"maxMonthlyCost": 300, "alertThreshold": 0.8, "enforcementMode": "soft"},
+                        "policies": ["require_https", "enable_monitoring"],
+                        # HTTPS needs a name for the certificate (example.com: nothing is created here).
+                        "domainName": "shop.team-demo.example.com",
+                    },
+                )
+            )["createDeployment"]
+        )
+        print(f"  createDeployment {NAMESPACE}/{DEPLOYMENT}; the operator reconciles it:")
+        seen: list[str] = []
+        await wait_for_phase(session, url, token, {"Provisioning", "Running"}, seen)
+        for line in await play_crossplane(session, kubernetes_url, repository):
+            print(line)
+        running = await wait_for_phase(session, url, token, {"Running"}, seen)
+        print(f"  Running; endpoints: {running['endpoints'] or 'none (no real cloud behind the stand-in)'}")
+
+
+async def remembered_outcomes(target: str, uid_prefix: str = "") -> list[str]:
+    """The memory's records of the flask-shop Deployment, newest first."""
+    async with create_channel(target, [MEMORY], timeout=30) as channel:
+        listed = await rag_pb2_grpc.DeploymentMemoryStub(channel).ListDeployments(
+            rag_pb2.ListDeploymentsRequest(tenant=NAMESPACE, filter=rag_pb2.DeploymentFilter(name=DEPLOYMENT), page_size=5)
+        )
+    return [
+        f"  {r.tenant}/{r.name} uid {r.uid[:8]} rev {r.revision}: outcome "
+        f"{common_pb2.Outcome.Name(r.outcome).removeprefix('OUTCOME_').lower()}"
+        + (f" ({r.outcome_reason})" if r.outcome_reason else "")
+        for r in listed.records
+        if r.uid.startswith(uid_prefix)
+    ]

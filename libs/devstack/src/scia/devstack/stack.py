@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,51 +18,133 @@ from scia.runtime.healthcheck import check
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """How to run one service locally."""
+    """How to run one service locally.
+
+    gRPC services are ready when their health service says SERVING; HTTP ones (the
+    Kubernetes API emulator, the operator's liveness endpoint, the gateway) when `ready_url`
+    answers 200.
+    """
 
     name: str
     module: str
-    env_prefix: str
-    grpc_port: int
-    metrics_port: int
-    # Seconds to wait for SERVING; the embedder loads torch and a model first.
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    ready_url: str = ""
+    metrics_port: int = 0
+    # Seconds to wait for readiness; the embedder loads torch and a model first.
     start_timeout: float = 120.0
-    extra_env: dict[str, str] = field(default_factory=dict)
+    # Exit codes that mean "stopped cleanly after SIGTERM".
+    clean_exit_codes: tuple[int, ...] = (0,)
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return f"127.0.0.1:{self.port}"
+
+    def is_ready(self) -> bool:
+        if not self.ready_url:
+            return check(self.target, timeout=1.0) == "SERVING"
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=1.0) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+def grpc_service(name: str, module: str, prefix: str, port: int, metrics_port: int, **env: str) -> ServiceSpec:
+    return ServiceSpec(
+        name,
+        module,
+        port,
+        env={
+            f"{prefix}GRPC_HOST": "127.0.0.1",
+            f"{prefix}GRPC_PORT": str(port),
+            f"{prefix}METRICS_HOST": "127.0.0.1",
+            f"{prefix}METRICS_PORT": str(metrics_port),
+            **env,
+        },
+        metrics_port=metrics_port,
+    )
+
+
+def local_signing_key(state_dir: Path) -> str:
+    """The gateway's token key for this machine: made once, kept in the state folder (mode 600)."""
+    path = state_dir / "gateway-jwt.key"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def default_services(state_dir: Path, base_port: int = 50051, metrics_base_port: int = 9101) -> list[ServiceSpec]:
-    """The services that exist so far, in start order (each after what it calls)."""
-    embedder = ServiceSpec("embedder", "scia.embedder", "SCIA_EMBEDDER_", base_port, metrics_base_port)
-    rag = ServiceSpec(
-        "rag",
-        "scia.rag",
-        "SCIA_RAG_",
-        base_port + 1,
-        metrics_base_port + 1,
-        extra_env={
-            "SCIA_RAG_EMBEDDER_TARGET": embedder.target,
-            # Embedded PostgreSQL: the memory survives restarts of the stack in this folder.
-            "SCIA_RAG_DATA_DIR": str(state_dir / "postgres"),
-            "SCIA_RAG_RERANKER_MODEL_PATH": str(state_dir / "models" / "cross-encoder" / "current"),
-        },
+    """Every service, in start order (each after what it calls)."""
+    embedder = grpc_service("embedder", "scia.embedder", "SCIA_EMBEDDER_", base_port, metrics_base_port)
+    rag = grpc_service(
+        "rag", "scia.rag", "SCIA_RAG_", base_port + 1, metrics_base_port + 1,
+        SCIA_RAG_EMBEDDER_TARGET=embedder.target,
+        # Embedded PostgreSQL: the memory survives restarts of the stack in this folder.
+        SCIA_RAG_DATA_DIR=str(state_dir / "postgres"),
+        SCIA_RAG_RERANKER_MODEL_PATH=str(state_dir / "models" / "cross-encoder" / "current"),
     )
-    planner = ServiceSpec(
-        "planner",
-        "scia.planner",
-        "SCIA_PLANNER_",
-        base_port + 2,
-        metrics_base_port + 2,
-        extra_env={
-            "SCIA_PLANNER_RAG_TARGET": rag.target,
-            # Local repositories are fine on a developer's machine; a shared control plane refuses them.
-            "SCIA_PLANNER_ALLOW_LOCAL_PATHS": "true",
-        },
+    planner = grpc_service(
+        "planner", "scia.planner", "SCIA_PLANNER_", base_port + 2, metrics_base_port + 2,
+        SCIA_PLANNER_RAG_TARGET=rag.target,
+        # Local repositories are fine on a developer's machine; a shared control plane refuses them.
+        SCIA_PLANNER_ALLOW_LOCAL_PATHS="true",
     )
-    return [embedder, rag, planner]
+    kubernetes_port = base_port + 3
+    kubernetes = ServiceSpec(
+        "kubernetes",
+        "scia.operator.emulator",
+        kubernetes_port,
+        # An in-memory Kubernetes API (no cluster here): it forgets everything on exit.
+        args=("--port", str(kubernetes_port), "--namespace", "team-demo"),
+        ready_url=f"http://127.0.0.1:{kubernetes_port}/version",
+        start_timeout=30.0,
+    )
+    kubernetes_url = f"http://127.0.0.1:{kubernetes_port}"
+    operator_health_port = base_port + 4
+    operator = ServiceSpec(
+        "operator",
+        "scia.operator",
+        operator_health_port,
+        env={
+            "SCIA_OPERATOR_KUBERNETES_URL": kubernetes_url,
+            "SCIA_OPERATOR_PLANNER_TARGET": planner.target,
+            "SCIA_OPERATOR_RAG_TARGET": rag.target,
+            "SCIA_OPERATOR_STANDALONE": "true",
+            "SCIA_OPERATOR_METRICS_HOST": "127.0.0.1",
+            "SCIA_OPERATOR_METRICS_PORT": str(metrics_base_port + 3),
+            "SCIA_OPERATOR_HEALTH_HOST": "127.0.0.1",
+            "SCIA_OPERATOR_HEALTH_PORT": str(operator_health_port),
+        },
+        ready_url=f"http://127.0.0.1:{operator_health_port}/healthz",
+        metrics_port=metrics_base_port + 3,
+        start_timeout=60.0,
+    )
+    gateway_port = base_port + 5
+    gateway = ServiceSpec(
+        "gateway",
+        "scia.gateway",
+        gateway_port,
+        env={
+            "SCIA_GATEWAY_HTTP_HOST": "127.0.0.1",
+            "SCIA_GATEWAY_HTTP_PORT": str(gateway_port),
+            "SCIA_GATEWAY_MODE": "development",
+            "SCIA_GATEWAY_ALLOW_LOCAL_REPOSITORIES": "true",
+            "SCIA_GATEWAY_JWT_SHARED_KEY": local_signing_key(state_dir),
+            "SCIA_GATEWAY_KUBERNETES_URL": kubernetes_url,
+            "SCIA_GATEWAY_PLANNER_TARGET": planner.target,
+            "SCIA_GATEWAY_RAG_TARGET": rag.target,
+        },
+        ready_url=f"http://127.0.0.1:{gateway_port}/healthz",
+        metrics_port=gateway_port,
+        start_timeout=60.0,
+        # uvicorn re-raises SIGTERM after its graceful shutdown, so that supervisors see the signal.
+        clean_exit_codes=(0, -signal.SIGTERM),
+    )
+    return [embedder, rag, planner, kubernetes, operator, gateway]
 
 
 class StartupError(RuntimeError):
@@ -70,18 +155,10 @@ class RunningService:
     def __init__(self, spec: ServiceSpec, log_dir: Path) -> None:
         self.spec = spec
         self.log_path = log_dir / f"{spec.name}.log"
-        env = {
-            **os.environ,
-            f"{spec.env_prefix}GRPC_HOST": "127.0.0.1",
-            f"{spec.env_prefix}GRPC_PORT": str(spec.grpc_port),
-            f"{spec.env_prefix}METRICS_HOST": "127.0.0.1",
-            f"{spec.env_prefix}METRICS_PORT": str(spec.metrics_port),
-            **spec.extra_env,
-        }
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", spec.module],
-            env=env,
+            [sys.executable, "-m", spec.module, *spec.args],
+            env={**os.environ, **spec.env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             # Own process group: Ctrl-C in the terminal reaches only the stack, which then stops
@@ -89,7 +166,7 @@ class RunningService:
             start_new_session=True,
         )
 
-    def wait_serving(self) -> float:
+    def wait_ready(self) -> float:
         started = time.monotonic()
         deadline = started + self.spec.start_timeout
         while time.monotonic() < deadline:
@@ -98,11 +175,11 @@ class RunningService:
                     f"{self.spec.name} exited with code {self.process.returncode} while starting; "
                     f"last lines of {self.log_path}:\n{self.tail()}"
                 )
-            if check(self.spec.target, timeout=1.0) == "SERVING":
+            if self.spec.is_ready():
                 return time.monotonic() - started
             time.sleep(0.25)
         raise StartupError(
-            f"{self.spec.name} was not SERVING after {self.spec.start_timeout:.0f} s; "
+            f"{self.spec.name} was not ready after {self.spec.start_timeout:.0f} s; "
             f"last lines of {self.log_path}:\n{self.tail()}"
         )
 
@@ -130,14 +207,17 @@ class LocalStack:
         self.log_dir = state_dir / "logs"
         self.running: list[RunningService] = []
 
+    def spec(self, name: str) -> ServiceSpec:
+        return next(spec for spec in self.specs if spec.name == name)
+
     def start(self, report=print) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.specs:
             service = RunningService(spec, self.log_dir)
             self.running.append(service)
-            report(f"  starting {spec.name:<9} (python -m {spec.module}) ...")
-            seconds = service.wait_serving()
-            report(f"  {spec.name:<9} SERVING on {spec.target} after {seconds:.1f} s")
+            report(f"  starting {spec.name:<10} (python -m {spec.module}) ...")
+            seconds = service.wait_ready()
+            report(f"  {spec.name:<10} ready on {spec.target} after {seconds:.1f} s")
 
     def stop(self) -> dict[str, int]:
         # Reverse order: consumers stop before what they call.
