@@ -54,3 +54,5 @@ def test_scia_dev_up_runs_the_whole_flow_and_stops_cleanly(tmp_path):
     # The memory lives in the state folder: a second run recalls the first run's deployment.
     again = run_stack(tmp_path)
     assert again.count("outcome success") >= 2
+    # Recalled through the gateway (GraphQL -> RAG over gRPC from the real gateway process).
+    assert "recalled: " in again and ", success (similarity" in again

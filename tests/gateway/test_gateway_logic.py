@@ -67,6 +67,15 @@ async def test_hs256_tokens_are_verified_and_weak_algorithms_refused():
         await verifier.verify(no_exp)
 
 
+async def test_tokens_claiming_reserved_kubernetes_identities_are_refused():
+    """The gateway impersonates the token's groups: system:masters would be cluster-admin."""
+    verifier = TokenVerifier(shared_key=KEY, audience="scia")
+    with pytest.raises(AuthError, match=r"reserved Kubernetes groups \['system:masters'\]"):
+        await verifier.verify(issue_token(KEY, "mallory", ["team-a:viewer", "system:masters"], ttl_seconds=60))
+    with pytest.raises(AuthError, match="reserved Kubernetes name"):
+        await verifier.verify(issue_token(KEY, "system:serviceaccount:kube-system:default", [], ttl_seconds=60))
+
+
 async def test_rs256_tokens_are_verified_against_the_issuers_jwks_over_http():
     signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -36,7 +36,7 @@ async def walkthrough(stack: LocalStack, repository: str, token: str) -> None:
             break
         await asyncio.sleep(0.2)
     print("\n".join(lines))
-    print(await demo.recall(target["rag"], "flask api with postgres and redis"))
+    print(await demo.recall(f"http://{target['gateway']}", token, "flask api with postgres and redis"))
 
 
 def up(args: argparse.Namespace) -> int:

@@ -93,22 +93,30 @@ async def plan_example(target: str, repository: str) -> planner_pb2.PlanResponse
         )
 
 
-async def recall(target: str, text: str) -> str:
-    """Similar past deployments by free text, with every score component."""
-    async with create_channel(target, [MEMORY], timeout=30) as channel:
-        found = await rag_pb2_grpc.DeploymentMemoryStub(channel).Retrieve(
-            rag_pb2.RetrieveRequest(tenant=TENANT, text=text, limit=3)
-        )
-    lines = [f"recalled: {len(found.results)} result(s) for {text!r} (re-rank: {found.reranker})"]
-    for result in found.results:
-        c, r = result.components, result.record
+SIMILAR = """
+query ($ns: String!, $text: String!) {
+  similarDeployments(namespace: $ns, text: $text, limit: 3) {
+    reranker notes
+    results { name revision outcome score components { vectorSimilarity textRank recency feedback outcome } }
+  }
+}"""
+
+
+async def recall(gateway_url: str, token: str, text: str) -> str:
+    """Similar past deployments by free text, through the gateway, with every score component."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        found = (await graphql(session, f"{gateway_url}/graphql", token, SIMILAR, ns=TENANT, text=text))[
+            "similarDeployments"
+        ]
+    lines = [f"recalled: {len(found['results'])} result(s) for {text!r} (re-rank: {found['reranker']})"]
+    for r in found["results"]:
+        c = r["components"]
         lines.append(
-            f"          {result.score:.3f}  {r.tenant}/{r.name} rev {r.revision}, "
-            f"{common_pb2.Outcome.Name(r.outcome).removeprefix('OUTCOME_').lower()} "
-            f"(similarity {c.vector_similarity:.2f}, text {c.text_rank:.2f}, recency {c.recency:.2f}, "
-            f"feedback {c.feedback:.2f}, outcome {c.outcome:.2f})"
+            f"          {r['score']:.3f}  {TENANT}/{r['name']} rev {r['revision']}, {str(r['outcome']).lower()} "
+            f"(similarity {c['vectorSimilarity']:.2f}, text {c['textRank']:.2f}, recency {c['recency']:.2f}, "
+            f"feedback {c['feedback']:.2f}, outcome {c['outcome']:.2f})"
         )
-    lines += [f"          note: {note}" for note in found.notes]
+    lines += [f"          note: {note}" for note in found["notes"]]
     return "\n".join(lines)
 
 

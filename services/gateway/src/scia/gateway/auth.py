@@ -193,6 +193,12 @@ class TokenVerifier:
             raise AuthError(f"the token's {self.user_claim!r} claim must be a non-empty string")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise AuthError(f"the token's {self.groups_claim!r} claim must be a list of strings")
+        # The gateway impersonates these groups in the cluster: a token must never claim Kubernetes'
+        # own (system:masters is cluster-admin), nor a user name of its service-account kind.
+        if reserved := [g for g in groups if g.startswith("system:")]:
+            raise AuthError(f"the token claims reserved Kubernetes groups {reserved}: system:* groups are refused")
+        if user.startswith("system:"):
+            raise AuthError(f"the token's user {user!r} is a reserved Kubernetes name (system:*)")
         return Principal(user=user, groups=tuple(groups), roles=roles_from_groups(groups, self.bindings))
 
 

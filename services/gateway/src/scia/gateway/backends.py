@@ -37,10 +37,10 @@ class Backends:
             impersonate=settings.use_impersonation(),
             timeout=settings.kubernetes_timeout_seconds,
         )
-        self.planner_channel = create_channel(settings.planner_target, [PLANNER_SERVICE], timeout=settings.planner_timeout_seconds)
-        self.rag_channel = create_channel(settings.rag_target, [RAG_SERVICE], timeout=settings.rag_timeout_seconds)
-        self.planner = planner_pb2_grpc.PlannerStub(self.planner_channel)
-        self.rag = rag_pb2_grpc.DeploymentMemoryStub(self.rag_channel)
+        # gRPC channels are opened on first use, inside the server's event loop: a grpc.aio channel
+        # binds to the loop current when it is made, and the app is built before uvicorn starts one.
+        self.planner_channel: grpc.aio.Channel | None = None
+        self.rag_channel: grpc.aio.Channel | None = None
         self.verifier = TokenVerifier(
             shared_key=settings.jwt_shared_key.get_secret_value() if settings.jwt_shared_key else None,
             jwks_url=settings.oidc_jwks_url,
@@ -52,10 +52,27 @@ class Backends:
             jwks_cache_seconds=settings.jwks_cache_seconds,
         )
 
+    @property
+    def planner(self) -> planner_pb2_grpc.PlannerStub:
+        if self.planner_channel is None:
+            self.planner_channel = create_channel(
+                self.settings.planner_target, [PLANNER_SERVICE], timeout=self.settings.planner_timeout_seconds
+            )
+        return planner_pb2_grpc.PlannerStub(self.planner_channel)
+
+    @property
+    def rag(self) -> rag_pb2_grpc.DeploymentMemoryStub:
+        if self.rag_channel is None:
+            self.rag_channel = create_channel(
+                self.settings.rag_target, [RAG_SERVICE], timeout=self.settings.rag_timeout_seconds
+            )
+        return rag_pb2_grpc.DeploymentMemoryStub(self.rag_channel)
+
     async def close(self) -> None:
         await self.kube.close()
-        await self.planner_channel.close()
-        await self.rag_channel.close()
+        for channel in (self.planner_channel, self.rag_channel):
+            if channel is not None:
+                await channel.close()
 
     # Each gRPC call is counted like the Kubernetes ones, so tests and dashboards see the fan-out.
     async def analyze(self, request: planner_pb2.AnalyzeRequest) -> planner_pb2.AnalyzeResponse:
