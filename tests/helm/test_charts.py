@@ -82,6 +82,10 @@ AUTOSCALED_VALUES: dict[str, Any] = {
 }
 
 
+DEFINITION_KINDS = {"CustomResourceDefinition", "CompositeResourceDefinition"}
+SUBDOMAIN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+"
+
+
 def chart_metadata(chart_dir: Path) -> dict[str, Any]:
     return yaml.safe_load((chart_dir / "Chart.yaml").read_text())
 
@@ -133,9 +137,9 @@ def render(chart_dir: Path, values: dict[str, Any] | None = None, *, release: st
             assert isinstance(obj.get("apiVersion"), str) and obj["apiVersion"], f"{path}: no apiVersion"
             assert isinstance(obj.get("kind"), str) and obj["kind"], f"{path}: no kind"
             name = obj.get("metadata", {}).get("name")
-            assert isinstance(name, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", name), (
-                f"{path}: bad metadata.name {name!r}"
-            )
+            # Definitions of API types are named <plural>.<group>, a DNS subdomain; the rest a DNS label.
+            pattern = SUBDOMAIN if obj["kind"] in DEFINITION_KINDS else r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+            assert isinstance(name, str) and re.fullmatch(pattern, name), f"{path}: bad metadata.name {name!r}"
             key = (obj["kind"], name)
             assert key not in objects, f"{key} rendered twice"
             objects[key] = obj
@@ -192,9 +196,18 @@ def restricted_pod_of(rendered: Rendered) -> dict[str, Any]:
 # --- every chart -------------------------------------------------------------------------------
 
 
+def ci_values(chart_dir: Path) -> dict[str, Any]:
+    """The chart's ci/*-values.yaml (the chart-testing convention), for charts that cannot render
+    on their defaults alone (rag needs a database, the tenant chart a team name)."""
+    values: dict[str, Any] = {}
+    for path in sorted(chart_dir.glob("ci/*-values.yaml")):
+        values.update(yaml.safe_load(path.read_text()) or {})
+    return values
+
+
 @pytest.mark.parametrize("chart_dir", CHARTS, ids=lambda path: path.name)
 def test_chart_lints_strict_without_findings(chart_dir: Path) -> None:
-    report = helm.lint(chart_dir, strict=True)
+    report = helm.lint(chart_dir, ci_values(chart_dir), strict=True)
     findings = [message for message in report["messages"] if message["severity"] >= 2]  # warnings, errors
     assert not findings, findings
     assert not report["errors"], report["errors"]
@@ -237,6 +250,7 @@ def default() -> Rendered:
 
 def test_default_release_objects(default: Rendered) -> None:
     assert set(default.objects) == {
+        ("NetworkPolicy", "scia-embedder"),
         ("Deployment", "scia-embedder"),
         ("Service", "scia-embedder"),
         ("Service", "scia-embedder-headless"),
@@ -409,6 +423,7 @@ def autoscaled() -> Rendered:
 
 def test_custom_release_objects(custom: Rendered) -> None:
     assert set(custom.objects) == {
+        ("NetworkPolicy", "scia-embedder"),
         ("Deployment", "scia-embedder"),
         ("Service", "scia-embedder"),
         ("Service", "scia-embedder-headless"),
@@ -626,27 +641,46 @@ GLOBALS = {
 }
 
 
+# The umbrella installs rag too, which refuses to render without a database.
+SUITE_DATABASE = {"rag": {"database": {"existingSecret": "scia-rag-db"}}}
+
+
+def embedder_only(rendered: Rendered) -> Rendered:
+    """The embedder's objects of an umbrella render."""
+    return Rendered(
+        {
+            key: obj
+            for key, obj in rendered.objects.items()
+            if obj["metadata"]["labels"].get("app.kubernetes.io/name") == "embedder"
+        },
+        rendered.notes,
+    )
+
+
 @pytest.fixture(scope="module")
 def suite() -> Rendered:
-    return render(UMBRELLA, {"global": GLOBALS, "embedder": {"replicaCount": 2}}, release="scia")
+    return render(UMBRELLA, {"global": GLOBALS, "embedder": {"replicaCount": 2}, **SUITE_DATABASE}, release="scia")
 
 
 def test_umbrella_installs_the_embedder(suite: Rendered) -> None:
-    assert set(suite.objects) == {
+    embedder = embedder_only(suite)
+    assert set(embedder.objects) == {
         ("Deployment", "scia-embedder"),
         ("Service", "scia-embedder"),
         ("Service", "scia-embedder-headless"),
         ("ServiceAccount", "scia-embedder"),
+        ("NetworkPolicy", "scia-embedder"),
     }
-    assert suite.deployment["spec"]["replicas"] == 2  # the embedder section reaches the embedder chart
-    restricted_pod_of(suite)
+    assert embedder.deployment["spec"]["replicas"] == 2  # the embedder section reaches the embedder chart
+    restricted_pod_of(embedder)
 
 
 def test_umbrella_global_values_reach_the_services(suite: Rendered) -> None:
+    embedder = embedder_only(suite)
     app_version = chart_metadata(EMBEDDER)["appVersion"]
-    assert suite.container["image"] == f"ghcr.io/acme/scia-embedder:{app_version}"
-    assert suite.pod["spec"]["imagePullSecrets"] == [{"name": "acme-pull"}]
-    assert env_of(suite.container)["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4317"
+    assert embedder.container["image"] == f"ghcr.io/acme/scia-embedder:{app_version}"
+    assert embedder.pod["spec"]["imagePullSecrets"] == [{"name": "acme-pull"}]
+    assert env_of(embedder.container)["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4317"
 
 
 def test_umbrella_notes_list_the_embedder(suite: Rendered) -> None:
@@ -654,9 +688,10 @@ def test_umbrella_notes_list_the_embedder(suite: Rendered) -> None:
 
 
 def test_umbrella_without_the_embedder_installs_none_of_it() -> None:
-    rendered = render(UMBRELLA, {"embedder": {"enabled": False}}, release="scia")
-    assert rendered.objects == {}
-    assert "embedder" not in rendered.notes
+    rendered = render(UMBRELLA, {"embedder": {"enabled": False}, **SUITE_DATABASE}, release="scia")
+    assert not embedder_only(rendered).objects
+    assert "embedder (" not in rendered.notes
+    assert "scia-embedder" not in rendered.notes
 
 
 @pytest.mark.parametrize(
@@ -670,4 +705,4 @@ def test_umbrella_without_the_embedder_installs_none_of_it() -> None:
 )
 def test_umbrella_schema_rejects_bad_values(values: dict[str, Any], location: str) -> None:
     with pytest.raises(helm.HelmValuesError, match=re.escape(location)):
-        render(UMBRELLA, values, release="scia")
+        render(UMBRELLA, {**SUITE_DATABASE, **values}, release="scia")

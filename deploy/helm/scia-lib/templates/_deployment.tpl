@@ -1,13 +1,18 @@
 {{/*
-The Deployment of a SCIA gRPC service.
+The Deployment of a SCIA service.
 
 The pod meets the Pod Security Standard "restricted" without exceptions: a service only needs
-its gRPC and metrics ports and a scratch /tmp, so nothing here is configurable that could
-weaken it. The image runs as uid 10001 (see services/<service>/Dockerfile).
+its ports and a scratch /tmp, so nothing here is configurable that could weaken it. The image
+runs as uid 10001 (see services/<service>/Dockerfile).
 
-Health comes from the standard grpc.health.v1 service, which the SCIA runtime keeps at
-NOT_SERVING until the service finished starting (e.g. loaded its model) and again as soon as
-it begins its graceful shutdown; the kubelet's native gRPC probes ask it directly.
+Health (probes.kind):
+- grpc (the default): the standard grpc.health.v1 service, which the SCIA runtime keeps at
+  NOT_SERVING until the service finished starting (e.g. loaded its model) and again as soon as
+  it begins its graceful shutdown; the kubelet's native gRPC probes ask it directly;
+- http: an HTTP GET of probes.http.path on the "health" port, for a service without a gRPC
+  server (the operator: kopf's liveness endpoint);
+- none: no probes.
+Only the probes whose timings are given (probes.startup|readiness|liveness) are set.
 */}}
 {{- define "scia-lib.deployment" -}}
 {{- include "scia-lib.validate" . -}}
@@ -20,9 +25,13 @@ metadata:
   labels:
     {{- include "scia-lib.labels" . | nindent 4 }}
 spec:
-  {{- if not .Values.autoscaling.enabled }}
+  {{- if not (dig "enabled" false (.Values.autoscaling | default dict)) }}
   {{- /* With autoscaling on, the HPA owns the replica count; setting it here would reset it on every upgrade. */}}
   replicas: {{ .Values.replicaCount }}
+  {{- end }}
+  {{- with .Values.strategy }}
+  strategy:
+    {{- toYaml . | nindent 4 }}
   {{- end }}
   selector:
     matchLabels:
@@ -72,27 +81,33 @@ spec:
           image: {{ include "scia-lib.image" . | quote }}
           imagePullPolicy: {{ .Values.image.pullPolicy }}
           ports:
-            - name: grpc
-              containerPort: {{ .Values.ports.grpc }}
+            {{- range $name, $port := .Values.ports }}
+            {{- if $port }}
+            - name: {{ $name }}
+              containerPort: {{ $port }}
               protocol: TCP
-            - name: metrics
-              containerPort: {{ .Values.ports.metrics }}
-              protocol: TCP
+            {{- end }}
+            {{- end }}
           env:
-            {{- include "scia-lib.env" . | nindent 12 }}
+            {{- include "scia-lib.env" . | trim | nindent 12 }}
           {{- /* Startup covers the slow start (model loading); liveness and readiness only begin once it passed. */}}
-          startupProbe:
+          {{- $probeKind := dig "kind" "grpc" .Values.probes }}
+          {{- if ne $probeKind "none" }}
+          {{- range $probe := list "startup" "readiness" "liveness" }}
+          {{- with index $.Values.probes $probe }}
+          {{ $probe }}Probe:
+            {{- if eq $probeKind "grpc" }}
             grpc:
-              port: {{ .Values.ports.grpc }}
-            {{- toYaml .Values.probes.startup | nindent 12 }}
-          readinessProbe:
-            grpc:
-              port: {{ .Values.ports.grpc }}
-            {{- toYaml .Values.probes.readiness | nindent 12 }}
-          livenessProbe:
-            grpc:
-              port: {{ .Values.ports.grpc }}
-            {{- toYaml .Values.probes.liveness | nindent 12 }}
+              port: {{ include "scia-lib.grpcPort" $ }}
+            {{- else }}
+            httpGet:
+              path: {{ dig "http" "path" "/healthz" $.Values.probes }}
+              port: health
+            {{- end }}
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          {{- end }}
+          {{- end }}
           {{- with .Values.resources }}
           resources:
             {{- toYaml . | nindent 12 }}
@@ -141,4 +156,16 @@ spec:
         - {{ toYaml $constraint | nindent 10 | trim }}
         {{- end }}
       {{- end }}
+{{- end -}}
+
+{{/*
+The Deployment with values the calling chart derived from its own (rag: the database and the
+re-ranker volume; planner: the clone volume). Takes (list <chart context> <values>): the chart
+passes a deepCopy of .Values with its additions, e.g. derived variables put first in extraEnv,
+so its users can still override them. Templates cannot return objects, only text, hence a
+context rebuilt here rather than a helper returning values.
+*/}}
+{{- define "scia-lib.deploymentWithValues" -}}
+{{- $ctx := index . 0 -}}
+{{- include "scia-lib.deployment" (dict "Values" (index . 1) "Chart" $ctx.Chart "Release" $ctx.Release "Capabilities" $ctx.Capabilities "Template" $ctx.Template "Files" $ctx.Files) -}}
 {{- end -}}

@@ -113,30 +113,99 @@ in exponent form ("1e+06") that the services' integer settings reject; JSON prin
 {{- end -}}
 {{- end -}}
 
+{{/* The variable prefix of the service's settings: SCIA_<CHART>_. */}}
+{{- define "scia-lib.envPrefix" -}}
+{{- printf "SCIA_%s_" (.Chart.Name | upper | replace "-" "_") -}}
+{{- end -}}
+
+{{/* The gRPC port, or nothing for a service without a gRPC server (the operator). */}}
+{{- define "scia-lib.grpcPort" -}}
+{{- with dig "grpc" nil .Values.ports -}}{{ int . }}{{- end -}}
+{{- end -}}
+
+{{/*
+The full name of another SCIA service ("peer") of the same suite, as scia-lib.fullname names
+it in its own chart. The umbrella installs every service in one release (global.suite), so a
+peer's release is this release. Installed chart by chart, each service is its own release
+named "<prefix>-<service>" (scia-rag, scia-embedder...): a peer's release is then this
+release's name with "-<this chart>" replaced by "-<peer>". Takes (list <context> <peer name>).
+*/}}
+{{- define "scia-lib.peerFullname" -}}
+{{- $ctx := index . 0 -}}
+{{- $peer := index . 1 -}}
+{{- $release := $ctx.Release.Name -}}
+{{- if not (dig "suite" false ($ctx.Values.global | default dict)) -}}
+{{- $release = printf "%s-%s" (trimSuffix (printf "-%s" $ctx.Chart.Name) $ctx.Release.Name) $peer -}}
+{{- end -}}
+{{- include "scia-lib.fullname" (dict "Chart" (dict "Name" $peer) "Release" (dict "Name" $release) "Values" (dict "nameOverride" "" "fullnameOverride" "")) -}}
+{{- end -}}
+
+{{/*
+The gRPC target of a peer: its own `target` when set, else its headless Service in this
+namespace, dialed through the dns resolver so the client balances over its pods
+(round_robin). Takes (list <context> <peer name> <peer values>).
+*/}}
+{{- define "scia-lib.peerTarget" -}}
+{{- $ctx := index . 0 -}}
+{{- $peer := index . 1 -}}
+{{- $spec := index . 2 -}}
+{{- if $spec.target -}}
+{{- $spec.target -}}
+{{- else -}}
+{{- printf "dns:///%s-headless.%s.svc.cluster.local:%d" (include "scia-lib.peerFullname" (list $ctx $peer)) $ctx.Release.Namespace (int $spec.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A `config` value that comes from a Secret or ConfigMap instead of the values:
+{secretKeyRef: {name, key}} or {configMapKeyRef: {name, key}}.
+*/}}
+{{- define "scia-lib.isValueFrom" -}}
+{{- if and (kindIs "map" .) (eq (len .) 1) (or (hasKey . "secretKeyRef") (hasKey . "configMapKeyRef")) -}}true{{- end -}}
+{{- end -}}
+
 {{/*
 The container's environment, from general to specific: of duplicate names the kubelet uses
 the last, so later entries (env, extraEnv) can override what the chart derives:
 
-1. SCIA_<CHART>_GRPC_PORT and _METRICS_PORT from .Values.ports, the single source of the
-   container ports, Services and probes;
-2. .Values.config as SCIA_<CHART>_<KEY IN UPPER_SNAKE_CASE> (maxBatchSize ->
-   SCIA_EMBEDDER_MAX_BATCH_SIZE). Empty strings are left out so the service applies its own
-   default: an empty variable is a value, not an absent one;
-3. OpenTelemetry: the OTLP endpoint of the chart or else the global one (no endpoint, no
+1. SCIA_<CHART>_<NAME>_PORT for each of .Values.ports (GRPC_PORT, METRICS_PORT, HEALTH_PORT),
+   the single source of the container ports, Services and probes;
+2. SCIA_<CHART>_<PEER>_TARGET for each enabled entry of .Values.peers, the SCIA services this
+   one calls (see scia-lib.peerTarget);
+3. .Values.config as SCIA_<CHART>_<KEY IN UPPER_SNAKE_CASE> (maxBatchSize ->
+   SCIA_EMBEDDER_MAX_BATCH_SIZE). Empty strings, maps and lists are left out so the service
+   applies its own default: an empty variable is a value, not an absent one. Maps and lists
+   are passed as JSON, except {secretKeyRef: ...} / {configMapKeyRef: ...}, which become
+   valueFrom, so secrets (API keys, DSNs) never appear in values or manifests;
+4. OpenTelemetry: the OTLP endpoint of the chart or else the global one (no endpoint, no
    export), the service name when overridden, the pod identity as resource attributes;
-4. .Values.env, a map of plain variables;
-5. .Values.extraEnv, full EnvVar objects (valueFrom secrets, field references...).
+5. .Values.env, a map of plain variables;
+6. .Values.extraEnv, full EnvVar objects (valueFrom secrets, field references...); a chart
+   that derives variables from its own values (rag's database) puts them first in this list.
 */}}
 {{- define "scia-lib.env" -}}
-{{- $prefix := printf "SCIA_%s_" (.Chart.Name | upper | replace "-" "_") -}}
+{{- $prefix := include "scia-lib.envPrefix" . -}}
 {{- $global := .Values.global | default dict -}}
-- name: {{ $prefix }}GRPC_PORT
-  value: {{ include "scia-lib.envValue" .Values.ports.grpc }}
-- name: {{ $prefix }}METRICS_PORT
-  value: {{ include "scia-lib.envValue" .Values.ports.metrics }}
+{{- range $name, $port := .Values.ports }}
+{{- if $port }}
+- name: {{ printf "%s%s_PORT" $prefix ($name | snakecase | upper) }}
+  value: {{ include "scia-lib.envValue" $port }}
+{{- end }}
+{{- end }}
+{{- range $peer, $spec := .Values.peers }}
+{{- if dig "enabled" true $spec }}
+- name: {{ printf "%s%s_TARGET" $prefix ($peer | snakecase | upper) }}
+  value: {{ include "scia-lib.peerTarget" (list $ $peer $spec) | quote }}
+{{- end }}
+{{- end }}
 {{- range $key, $value := .Values.config }}
-{{- if ne (toString $value) "" }}
-- name: {{ printf "%s%s" $prefix ($key | snakecase | upper) }}
+{{- $name := printf "%s%s" $prefix ($key | snakecase | upper) }}
+{{- if include "scia-lib.isValueFrom" $value }}
+- name: {{ $name }}
+  valueFrom:
+    {{- toYaml $value | nindent 4 }}
+{{- else if not (or (eq (toString $value) "") (and (or (kindIs "map" $value) (kindIs "slice" $value)) (empty $value))) }}
+- name: {{ $name }}
   value: {{ include "scia-lib.envValue" $value }}
 {{- end }}
 {{- end }}
@@ -173,21 +242,38 @@ Checks across values that JSON Schema cannot express. Included by the Deployment
 combination fails `helm install` / `helm template` with a message saying what to change.
 */}}
 {{- define "scia-lib.validate" -}}
-{{- if eq (int .Values.ports.grpc) (int .Values.ports.metrics) -}}
-{{- fail (printf "ports.grpc and ports.metrics must differ (both are %v)" .Values.ports.grpc) -}}
+{{- $ports := .Values.ports -}}
+{{- $names := keys $ports | sortAlpha -}}
+{{- range $i, $a := $names -}}
+{{- range $b := slice $names (add1 $i) -}}
+{{- if and (index $ports $a) (eq (int (index $ports $a)) (int (index $ports $b))) -}}
+{{- fail (printf "ports.%s and ports.%s must differ (both are %v)" $a $b (index $ports $a)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $probeKind := dig "kind" "grpc" .Values.probes -}}
+{{- if and (eq $probeKind "grpc") (not (include "scia-lib.grpcPort" .)) -}}
+{{- fail "probes.kind grpc needs ports.grpc: a service without a gRPC server uses probes.kind http (with ports.health) or none" -}}
+{{- end -}}
+{{- if and (eq $probeKind "http") (not (dig "health" nil $ports)) -}}
+{{- fail "probes.kind http needs ports.health, the port of the HTTP health endpoint" -}}
+{{- end -}}
+{{- range $peer, $spec := .Values.peers -}}
+{{- if and (dig "enabled" true $spec) (not $spec.target) (not $spec.port) -}}
+{{- fail (printf "peers.%s needs a port (or a target)" $peer) -}}
+{{- end -}}
 {{- end -}}
 {{- $grace := .Values.config.shutdownGraceSeconds | default 0 -}}
 {{- if le (float64 .Values.terminationGracePeriodSeconds) (float64 $grace) -}}
 {{- fail (printf "terminationGracePeriodSeconds (%v) must be larger than config.shutdownGraceSeconds (%v): Kubernetes kills the container when it runs out, in the middle of the graceful shutdown" .Values.terminationGracePeriodSeconds $grace) -}}
 {{- end -}}
-{{- with .Values.autoscaling -}}
-{{- if .enabled -}}
-{{- if gt (int .minReplicas) (int .maxReplicas) -}}
-{{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)" .minReplicas .maxReplicas) -}}
+{{- $autoscaling := .Values.autoscaling | default dict -}}
+{{- if $autoscaling.enabled -}}
+{{- if gt (int $autoscaling.minReplicas) (int $autoscaling.maxReplicas) -}}
+{{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)" $autoscaling.minReplicas $autoscaling.maxReplicas) -}}
 {{- end -}}
-{{- end -}}
-{{- end -}}
-{{- if and .Values.autoscaling.enabled (not (dig "requests" "cpu" "" (.Values.resources | default dict))) -}}
+{{- if not (dig "requests" "cpu" "" (.Values.resources | default dict)) -}}
 {{- fail "autoscaling needs resources.requests.cpu: CPU utilization is measured against the request" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

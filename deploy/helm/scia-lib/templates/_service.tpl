@@ -10,6 +10,9 @@ a virtual IP all calls of a client land on one pod.
 pods, so a gRPC client dialing
   dns:///<fullname>-headless.<namespace>.svc.cluster.local:<grpc port>
 with the round_robin policy opens a connection to each pod and spreads its calls over them.
+
+A service without a gRPC server (the operator) gets the ClusterIP Service for its metrics only
+and no headless Service: nothing calls it.
 */}}
 {{- define "scia-lib.service" -}}
 apiVersion: v1
@@ -27,11 +30,13 @@ spec:
   selector:
     {{- include "scia-lib.selectorLabels" . | nindent 4 }}
   ports:
+    {{- with include "scia-lib.grpcPort" . }}
     - name: grpc
-      port: {{ .Values.ports.grpc }}
+      port: {{ . }}
       targetPort: grpc
       protocol: TCP
       appProtocol: grpc
+    {{- end }}
     - name: metrics
       port: {{ .Values.ports.metrics }}
       targetPort: metrics
@@ -40,13 +45,14 @@ spec:
 {{- end -}}
 
 {{- define "scia-lib.headlessService" -}}
+{{- with include "scia-lib.grpcPort" . -}}
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ include "scia-lib.headlessName" . }}
+  name: {{ include "scia-lib.headlessName" $ }}
   labels:
-    {{- include "scia-lib.labels" . | nindent 4 }}
-  {{- with .Values.service.annotations }}
+    {{- include "scia-lib.labels" $ | nindent 4 }}
+  {{- with $.Values.service.annotations }}
   annotations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
@@ -56,11 +62,12 @@ spec:
   {{- /* Only ready pods in DNS: a starting or draining pod reports NOT_SERVING and must get no calls. */}}
   publishNotReadyAddresses: false
   selector:
-    {{- include "scia-lib.selectorLabels" . | nindent 4 }}
+    {{- include "scia-lib.selectorLabels" $ | nindent 4 }}
   ports:
     - name: grpc
-      port: {{ .Values.ports.grpc }}
+      port: {{ . }}
       targetPort: grpc
       protocol: TCP
       appProtocol: grpc
+{{- end -}}
 {{- end -}}
