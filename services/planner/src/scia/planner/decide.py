@@ -13,6 +13,7 @@ strategy rules, anti-patterns, defaults) and documented in docs/planner.md. The 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -534,10 +535,15 @@ def make_plan(
 ) -> common_pb2.Plan:
     """The plan for analysis.applications[0]. `retrieved` None means retrieval was not used."""
     ctx = build_context(analysis, intent, understanding, constraints, catalogue)
-    memory = retrieval.assess(retrieved or [], ctx.app, catalogue) if retrieved else None
+    memory = retrieval.assess(retrieved or [], ctx.app, catalogue, rps=ctx.rps) if retrieved else None
 
     # Knowledge-base candidates first, without memory, to know what memory changed.
     baseline = {s: build_candidate(ctx, s) for s in (VM, K8S, FN)}
+    base_ctx = ctx
+    learned = _learned_needs(understanding, memory) if memory else []
+    if learned:
+        # Past deployments taught requirements the intent did not state: plan as if it had.
+        ctx = build_context(analysis, intent, _with_needs(understanding, learned), constraints, catalogue)
     candidates = {s: build_candidate(ctx, s, memory) for s in (VM, K8S, FN)} if memory else baseline
     # Budget: a candidate over budget loses points (another may fit); applies equally to baseline.
     for group in {id(baseline): baseline, id(candidates): candidates}.values():
@@ -556,6 +562,11 @@ def make_plan(
     citations: list[common_pb2.Citation] = []
     memory_sentences: list[str] = []
     if memory:
+        for need in learned:
+            records = memory.needs[need]
+            words = NEED_WORDS[need]
+            memory_sentences.append(f"{retrieval.describe(records)} -> planned for {words}")
+            citations += retrieval.cite(records, f"requirement learned: {words}")
         if chosen.strategy != kb_choice.strategy:
             influence = f"strategy {STRATEGY_NAMES[kb_choice.strategy]} -> {STRATEGY_NAMES[chosen.strategy]}"
             memory_sentences.append(f"past deployments changed the strategy ({influence})")
@@ -586,7 +597,7 @@ def make_plan(
         ctx.warnings.append(verdict.message)
     if chosen.blockers:
         ctx.rejections.append(f"no strategy is possible: {STRATEGY_NAMES[chosen.strategy]}: {'; '.join(chosen.blockers)}")
-    plan.warnings.extend(dict.fromkeys(ctx.warnings))
+    plan.warnings.extend(dict.fromkeys(base_ctx.warnings + ctx.warnings if ctx is not base_ctx else ctx.warnings))
     if ctx.rejections:
         plan.rejected = True
         plan.rejection_reason = "; ".join(ctx.rejections)
@@ -594,6 +605,25 @@ def make_plan(
     plan.provenance.engine = "knowledge-base+retrieval" if retrieved else "knowledge-base"
     plan.provenance.retrieval_used = retrieved is not None
     return plan
+
+
+NEED_WORDS = {"high_availability": "two or more instances (high availability)", "autoscaling": "autoscaling"}
+
+
+def _learned_needs(understanding: Understanding, memory: retrieval.MemoryEvidence) -> list[str]:
+    """Needs memory taught that the intent does not already state (an explicit node count wins)."""
+    req = understanding.requirements
+    return [need for need in retrieval.LEARNED_NEEDS
+            if need in memory.needs and not getattr(req, need) and not (need == "high_availability" and req.node_count)]
+
+
+def _with_needs(understanding: Understanding, needs: list[str]) -> Understanding:
+    requirements = common_pb2.Requirements()
+    requirements.CopyFrom(understanding.requirements)
+    for need in needs:
+        setattr(requirements, need, True)
+    return dataclasses.replace(understanding, requirements=requirements,
+                               excluded_strategies=set(understanding.excluded_strategies))
 
 
 def _choose(ctx: Context, candidates: dict[int, Candidate], asked: int, quiet: bool = False) -> Candidate:

@@ -8,7 +8,12 @@ matches the application (same framework 1, same language 0.5, else 0.25). Then:
   for their strategy: the plan must be larger than what failed, unless similar successes at
   that size outweigh them (agreement);
 - other failures (cold starts, timeouts, crashes) push away from their strategy;
-- successes, the better rated the more, pull toward their strategy and their size.
+- successes, the better rated the more, pull toward their strategy and their size;
+- capacity failures of a single instance at peak ("saturated", "throttled") or under bursts
+  without autoscaling are lessons about the load, not only about the strategy: with enough
+  agreement (similar successes on one instance, or without autoscaling, contradict) they become
+  learned requirements, high availability (two or more instances) and autoscaling, that the
+  decision then plans for. Only deployments under a comparable load count for these.
 
 Every change the decision engine makes because of this is cited with its influence.
 """
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from scia.planner.intent import derived_rps
 from scia.planner.pricing import Catalogue
 from scia.v1 import common_pb2, rag_pb2, rag_pb2_grpc
 
@@ -36,6 +42,10 @@ MAX_STRATEGY_DELTA = 0.4
 
 MEMORY_FAILURE = re.compile(r"out of memory|out-of-memory|\boom|memoryerror|memory limit|heap space|exit code 137|\bkilled\b.*memory|memory exhausted", re.I)
 COLD_START_FAILURE = re.compile(r"cold start|timed? ?out|timeout|deadline|init duration|task timed out", re.I)
+# Capacity lessons: one instance was not enough at peak; the load came in bursts it could not follow.
+SINGLE_INSTANCE_FAILURE = re.compile(r"single instance|one instance|\b1 x |saturat|throttl|concurrency limit", re.I)
+BURST_FAILURE = re.compile(r"burst|spik|without autoscaling|no autoscaling|could not scale", re.I)
+LEARNED_NEEDS = ("high_availability", "autoscaling")
 CAPACITY_FAILURE = re.compile(r"\bcpu\b|throttl|latency|too slow|overload|saturat|too many requests|\b5\d\d\b", re.I)
 
 Weighted = tuple[rag_pb2.RetrievedDeployment, str]
@@ -52,6 +62,8 @@ class MemoryEvidence:
     # strategy -> (instance/node type of well-rated successes, their records)
     pull: dict[int, tuple[str, list[Weighted]]] = field(default_factory=dict)
     successes: dict[int, list[Weighted]] = field(default_factory=dict)
+    # "high_availability" / "autoscaling" -> the failures that taught it (only when learned)
+    needs: dict[str, list[Weighted]] = field(default_factory=dict)
 
     def reinforcing(self, strategy: int) -> list[Weighted]:
         return self.successes.get(strategy, [])[:3]
@@ -90,6 +102,27 @@ def size_of(record: common_pb2.DeploymentRecord, catalogue: Catalogue) -> tuple[
     return name, float(found[1]["memory_gb"]) if found else 0.0
 
 
+def load_factor(record: common_pb2.DeploymentRecord, rps: float) -> float:
+    """How much a past deployment's capacity lesson applies at `rps`: 1 within 3x of its load,
+    0.5 within 10x, 0.2 beyond (a lesson learned at 600 requests/s says little about 5)."""
+    if rps <= 0:
+        return 1.0
+    theirs, _ = derived_rps(record.plan.requirements)
+    ratio = max(theirs, rps) / max(min(theirs, rps), 1e-6)
+    return 1.0 if ratio <= 3 else 0.5 if ratio <= 10 else 0.2
+
+
+def instances_of(record: common_pb2.DeploymentRecord) -> tuple[int, bool]:
+    """(instances, autoscaling) of the plan a record ran; functions count as scaling, one each."""
+    config = record.plan.configuration
+    workload = config.WhichOneof("workload")
+    if workload == "vm":
+        return max(config.vm.instance_count, 1), config.vm.max_count > config.vm.min_count
+    if workload == "kubernetes":
+        return max(config.kubernetes.replicas, 1), config.kubernetes.max_nodes > config.kubernetes.min_nodes
+    return 1, workload == "serverless"
+
+
 def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | None = None) -> str:
     record = result.record
     framework, _language = framework_of(record)
@@ -105,7 +138,9 @@ def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | 
     return f"{who}: {framework or 'app'} on {strategy}{' ' + where if where else ''} {outcome}{reason}"
 
 
-def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Application, catalogue: Catalogue) -> MemoryEvidence:
+def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Application, catalogue: Catalogue,
+           rps: float = 0.0) -> MemoryEvidence:
+    """The evidence of `results` for `app` (planned for `rps` peak requests/s; 0 if unknown)."""
     evidence = MemoryEvidence()
     weights: list[tuple[rag_pb2.RetrievedDeployment, float]] = [
         (r, r.score * match_factor(r.record, app)) for r in results if r.score >= MIN_SCORE and r.record.plan.strategy
@@ -114,6 +149,9 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
     reasons: dict[int, list[str]] = defaultdict(list)
     oom: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float]]] = defaultdict(list)
     ok: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float, str]]] = defaultdict(list)
+    need_support: dict[str, float] = defaultdict(float)
+    need_contra: dict[str, float] = defaultdict(float)
+    need_records: dict[str, list[Weighted]] = defaultdict(list)
     for result, weight in weights:
         record = result.record
         strategy = record.plan.strategy
@@ -121,6 +159,20 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
         severity = 1.0 if record.outcome == Outcome.OUTCOME_FAILED else 0.5
         note = describe_record(result, catalogue)
+        load = load_factor(record, rps)
+        if failed and SINGLE_INSTANCE_FAILURE.search(record.outcome_reason):
+            need_support["high_availability"] += weight * severity * load
+            need_records["high_availability"].append((result, note))
+        if failed and BURST_FAILURE.search(record.outcome_reason):
+            need_support["autoscaling"] += weight * severity * load
+            need_records["autoscaling"].append((result, note))
+        if record.outcome == Outcome.OUTCOME_SUCCESS and rating(record) >= 0.5:
+            # It coped without: evidence against the need, at a comparable load.
+            count, scaling = instances_of(record)
+            if count < 2 and not scaling:
+                need_contra["high_availability"] += weight * load
+            if not scaling:
+                need_contra["autoscaling"] += weight * load
         if failed and MEMORY_FAILURE.search(record.outcome_reason):
             oom[strategy].append((result, weight * severity, memory_gb))
         elif failed:
@@ -141,6 +193,10 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         value = max(-MAX_STRATEGY_DELTA, min(MAX_STRATEGY_DELTA, value))
         direction = "for" if value > 0 else "against"
         evidence.strategy_delta[strategy] = (value, f"past deployments {direction} {STRATEGY_NAMES[strategy]}: " + "; ".join(reasons[strategy][:3]))
+
+    for need in LEARNED_NEEDS:
+        if need_support[need] - need_contra[need] >= THRESHOLD:
+            evidence.needs[need] = need_records[need]
 
     # Memory floors, by agreement: failures at or above a size support "this size is too small";
     # successes at or below it contradict.

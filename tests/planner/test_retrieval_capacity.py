@@ -1,0 +1,99 @@
+"""Capacity lessons from past deployments: a single instance saturated at peak, or bursts without
+autoscaling, become learned requirements (two or more instances, autoscaling) when similar
+deployments under a comparable load agree, and the plan says so and cites them."""
+
+from __future__ import annotations
+
+from scia.planner import retrieval
+from scia.planner.analysis import RepoFiles, analyze_files
+from scia.planner.decide import make_plan
+from scia.planner.intent import understand
+from scia.planner.pricing import bundled_catalogue
+from scia.v1 import common_pb2, planner_pb2, rag_pb2
+
+S = common_pb2.Strategy
+CAT = bundled_catalogue()
+FLASK = {"requirements.txt": "flask==3.0.0\ngunicorn\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n"}
+APP = common_pb2.Application(framework="flask", language="python")
+PROMPT = "an order API for about 2000 users"
+
+
+def plan_for(prompt: str = PROMPT, retrieved=None) -> common_pb2.Plan:
+    analysis = analyze_files(RepoFiles.from_dict(FLASK))
+    return make_plan(analysis, common_pb2.DeploymentIntent(prompt=prompt), understand(prompt),
+                     planner_pb2.CloudConstraints(), CAT, retrieved)
+
+
+def past(record_id: str, outcome: int, *, score: float = 0.8, reason: str = "", instances: int = 1, autoscaling: bool = False,
+         users: int = 2000, framework: str = "flask", up: int = 0) -> rag_pb2.RetrievedDeployment:
+    config = common_pb2.Configuration(cloud=common_pb2.CLOUD_AWS, region="us-east-1")
+    config.vm.instance_type = "t3.small"
+    config.vm.instance_count = config.vm.min_count = instances
+    config.vm.max_count = instances * 3 if autoscaling else instances
+    plan = common_pb2.Plan(strategy=S.STRATEGY_VM, configuration=config,
+                           requirements=common_pb2.Requirements(expected_users=users))
+    record = common_pb2.DeploymentRecord(
+        id=record_id, tenant="team-a", name=f"app-{record_id}", revision=1, outcome=outcome, outcome_reason=reason,
+        analysis=common_pb2.RepositoryAnalysis(applications=[common_pb2.Application(framework=framework, language="python")]),
+        plan=plan, feedback=common_pb2.FeedbackSummary(up=up))
+    return rag_pb2.RetrievedDeployment(record=record, score=score)
+
+
+SATURATED = "single instance saturated: 5xx during peak traffic on 1 x t3.small"
+BURSTS = "p99 latency over target during traffic bursts without autoscaling on t3.small"
+
+
+def test_a_saturated_single_instance_teaches_high_availability():
+    before = plan_for()
+    assert before.configuration.WhichOneof("workload") == "vm" and before.configuration.vm.instance_count == 1
+    failure = past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED)
+    evidence = retrieval.assess([failure], APP, CAT, rps=20)
+    assert set(evidence.needs) == {"high_availability"}
+    after = plan_for(retrieved=[failure])
+    workload = after.configuration.WhichOneof("workload")
+    count = after.configuration.vm.instance_count if workload == "vm" else after.configuration.kubernetes.replicas
+    assert count >= 2
+    assert any(c.record_id == "sat" and c.influence.startswith("requirement learned: two or more instances") for c in after.citations)
+    assert "planned for two or more instances" in after.reason
+    # The plan keeps what the intent said; the lesson is in the reason and the citations.
+    assert not after.requirements.high_availability
+
+
+def test_bursts_without_autoscaling_teach_autoscaling():
+    failure = past("burst", common_pb2.OUTCOME_DEGRADED, reason=BURSTS)
+    assert set(retrieval.assess([failure], APP, CAT, rps=20).needs) == {"autoscaling"}
+    after = plan_for(retrieved=[failure])
+    config = after.configuration
+    workload = config.WhichOneof("workload")
+    scaling = (config.vm.max_count > config.vm.min_count if workload == "vm"
+               else config.kubernetes.max_nodes > config.kubernetes.min_nodes if workload == "kubernetes" else True)
+    assert scaling
+    assert any(c.influence == "requirement learned: autoscaling" for c in after.citations)
+
+
+def test_similar_successes_on_one_instance_contradict_the_lesson():
+    failure = past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED)
+    fine = [past(f"ok{i}", common_pb2.OUTCOME_SUCCESS, up=2) for i in range(2)]
+    assert not retrieval.assess([failure, *fine], APP, CAT, rps=20).needs
+    assert plan_for(retrieved=[failure, *fine]).configuration.vm.instance_count == 1
+
+
+def test_a_lesson_from_a_very_different_load_is_discounted():
+    # Saturated at 30,000 users (300 requests/s); this app expects 20 users: 0.8 x 0.5 x 0.2 < threshold.
+    failure = past("big", common_pb2.OUTCOME_DEGRADED, reason=SATURATED, users=30_000)
+    assert retrieval.load_factor(failure.record, 1.0) == 0.2
+    assert retrieval.load_factor(failure.record, 300.0) == 1.0
+    assert retrieval.load_factor(failure.record, 0.0) == 1.0  # unknown load: no discount
+    assert not retrieval.assess([failure], APP, CAT, rps=1.0).needs
+    assert "high_availability" in retrieval.assess([failure], APP, CAT, rps=300.0).needs
+
+
+def test_what_the_intent_already_asks_is_not_relearned():
+    failure = past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED)
+    plan = plan_for(PROMPT + ". It must be highly available.", retrieved=[failure])
+    assert not any(c.influence.startswith("requirement learned") for c in plan.citations)
+
+
+def test_other_failures_teach_no_capacity_need():
+    oom = past("oom", common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small")
+    assert not retrieval.assess([oom], APP, CAT, rps=20).needs
