@@ -1,0 +1,213 @@
+"""The planner benchmark's harness without the services: scoring, outcomes, the protocol's calls,
+the curve and the report. Fast on purpose, so the harness cannot silently break."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from scia.planner import decide
+from scia.planner.intent import understand
+from scia.planner.pricing import bundled_catalogue
+from scia.rag.validation import deployment_record
+from scia.v1 import common_pb2, planner_pb2, rag_pb2
+
+from bench import planner as bench
+from bench import scenarios
+from bench.scenarios import SIZES, PlanChoice, ScenarioGenerator
+
+CATALOGUE = bundled_catalogue()
+
+
+def test_size_classes_follow_memory_and_extend_the_oracles_ladder():
+    assert bench.size_class(1.0) == bench.BELOW
+    assert [bench.size_class(gb) for gb in (2, 4, 8, 16)] == list(SIZES)
+    assert bench.size_class(6.0) == "medium"  # holds what medium holds, not large
+    assert bench.size_class(32.0) == bench.ABOVE
+
+
+def test_oracle_plans_score_correct_and_succeed():
+    for scenario in ScenarioGenerator(seed=11).scenarios(40):
+        expected = scenarios.oracle(scenario)
+        decision = bench.decision_of(scenarios.plan_message(scenario, expected), CATALOGUE)
+        assert (decision.strategy, decision.size) == (expected.strategy, expected.size)
+        assert bench.is_correct(scenario, decision)
+        result, stand_in = bench.outcome_of(scenario, decision)
+        assert result.outcome == common_pb2.OUTCOME_SUCCESS, scenarios.describe(scenario)
+        assert stand_in.size == expected.size
+
+
+def test_a_micro_instance_is_below_small_wrong_and_out_of_memory():
+    scenario = next(s for s in ScenarioGenerator(seed=12).scenarios(200)
+                    if scenarios.oracle(s).strategy == common_pb2.STRATEGY_VM and s.intent.cloud == common_pb2.CLOUD_AWS)
+    plan = scenarios.plan_message(scenario, scenarios.oracle(scenario))
+    plan.configuration.vm.instance_type = "t3.micro"  # 1 GB: not one of the generator's four types
+    # choice_of alone would call an unknown type "medium"; the harness classifies it by memory.
+    assert scenarios.choice_of(plan).size == "medium"
+    decision = bench.decision_of(plan, CATALOGUE)
+    assert decision.size == bench.BELOW and not bench.is_correct(scenario, decision)
+    result, _ = bench.outcome_of(scenario, decision)
+    assert result.outcome == common_pb2.OUTCOME_FAILED
+    assert result.reason == "OOMKilled on t3.micro"
+    assert result.memory_utilization == 1.0
+
+
+def test_outcomes_on_the_oracles_ladder_are_the_worlds_own():
+    for scenario in ScenarioGenerator(seed=13).scenarios(60):
+        for size in SIZES:
+            choice = PlanChoice(common_pb2.STRATEGY_VM, size)
+            decision = bench.decision_of(scenarios.plan_message(scenario, choice), CATALOGUE)
+            result, _ = bench.outcome_of(scenario, decision)
+            assert result == scenarios.simulate(scenario, choice)
+
+
+def test_an_above_xlarge_plan_succeeds_with_lower_utilisation_and_its_own_name():
+    scenario = ScenarioGenerator(seed=14).scenarios(1)[0]
+    choice = PlanChoice(common_pb2.STRATEGY_VM, "xlarge")
+    plan = scenarios.plan_message(scenario, choice)
+    on_xlarge, _ = bench.outcome_of(scenario, bench.decision_of(plan, CATALOGUE))
+    plan.configuration.vm.instance_type = CATALOGUE.ladder(scenario.intent.cloud)[-1]
+    decision = bench.decision_of(plan, CATALOGUE)
+    assert decision.size == bench.ABOVE
+    result, stand_in = bench.outcome_of(scenario, decision)
+    assert result.outcome == on_xlarge.outcome
+    assert result.memory_utilization == pytest.approx(on_xlarge.memory_utilization / 2, abs=0.011)
+    assert stand_in.size == "xlarge"
+
+
+def test_real_planner_plans_are_classified():
+    """The planner's own (no-memory) plans, in-process: every one maps to a class and an outcome."""
+    for scenario in ScenarioGenerator(seed=15).scenarios(15):
+        plan = decide.make_plan(scenario.analysis(), scenario.deployment_intent(), understand(scenario.intent.prompt),
+                                planner_pb2.CloudConstraints(), CATALOGUE, None)
+        decision = bench.decision_of(plan, CATALOGUE)
+        assert decision.size in bench.CLASS_LADDER
+        result, _ = bench.outcome_of(scenario, decision)
+        assert result.outcome in (common_pb2.OUTCOME_SUCCESS, common_pb2.OUTCOME_FAILED, common_pb2.OUTCOME_DEGRADED)
+        assert bool(result.reason) == (result.outcome != common_pb2.OUTCOME_SUCCESS)
+
+
+def _step(index: int, correct: bool, family: str = "standard", outcome: str = "success") -> bench.Step:
+    return bench.Step(index=index, key=f"k{index}", family=family, framework="flask", oracle="vm/small/x1",
+                      knowledge_base="vm/small/x1", decision="vm/small/x1" if correct else "vm/medium/x1",
+                      correct=correct, strategy_correct=True, size_correct=correct, outcome=outcome, reason="",
+                      citations=0, latency_ms=1.0)
+
+
+def test_windows_rolling_curve_and_families():
+    steps = [_step(i, correct=i >= 50 and i % 2 == 0, family="standard" if i % 3 else "bursty") for i in range(120)]
+    w = bench.windows(steps)
+    assert w["first_20"] == 0.0
+    assert w["81_100"] == 0.5
+    assert w["101_120"] == 0.5
+    assert w["all"] == pytest.approx(35 / 120, abs=1e-4)
+    curve = bench.rolling(steps)
+    assert len(curve) == 120 and curve[0] == 0.0 and curve[-1] == 0.5
+    assert bench.rolling([_step(0, True), _step(1, False)]) == [1.0, 0.5]  # short prefix: its own mean
+    families = bench.by_family(steps)
+    assert families["bursty"]["n"] == 40 and families["standard"]["n"] == 80
+    short = bench.windows(steps[:30])
+    assert set(short) == {"first_20", "11_30", "all"}
+
+
+def test_silent_errors_count_wrong_plans_that_succeeded():
+    steps = [_step(0, False), _step(1, False, outcome="failed"), _step(2, True)]
+    assert bench.silent_errors(steps) == {"wrong": 2, "succeeded_anyway": 1, "share_of_all": round(1 / 3, 4)}
+
+
+class _Unary:
+    def __init__(self, calls: list, name: str, answer):
+        self.calls, self.name, self.answer = calls, name, answer
+
+    async def __call__(self, request, timeout=None):
+        self.calls.append((self.name, request))
+        return self.answer(request)
+
+
+class FakeMemory:
+    """Records the protocol's calls; answers as the RAG service would (an id on RecordDeployment)."""
+
+    def __init__(self):
+        self.calls: list = []
+        self.RecordDeployment = _Unary(self.calls, "RecordDeployment", lambda r: rag_pb2.RecordDeploymentResponse(
+            record=common_pb2.DeploymentRecord(id=f"id-{len(self.calls)}", tenant=r.record.tenant), created=True))
+        self.UpdateOutcome = _Unary(self.calls, "UpdateOutcome", lambda r: common_pb2.DeploymentRecord(id=r.id))
+        self.RecordFeedback = _Unary(self.calls, "RecordFeedback", lambda r: common_pb2.DeploymentRecord(id=r.id))
+
+
+class OraclePlanner:
+    """Answers every Plan with the oracle's plan: the harness must then score 100%."""
+
+    def __init__(self, by_prompt):
+        self.by_prompt = by_prompt
+        self.requests: list = []
+        self.Plan = _Unary(self.requests, "Plan", lambda r: planner_pb2.PlanResponse(plan=self.by_prompt[r.intent.prompt]))
+
+
+def test_sequence_plans_scores_and_records_in_protocol_order():
+    items = ScenarioGenerator(seed=16).scenarios(12)
+    planner = OraclePlanner({s.intent.prompt: scenarios.plan_message(s, scenarios.oracle(s)) for s in items})
+    memory = FakeMemory()
+    steps = asyncio.run(bench.sequence(planner, memory, items, CATALOGUE, "bench-test", disable_retrieval=True,
+                                       record=True, label="test"))
+    assert bench.accuracy(steps) == 1.0 and all(s.succeeded for s in steps)
+    sent = [r for _n, r in planner.requests]
+    assert all(r.disable_retrieval and r.tenant == "bench-test" and r.HasField("analysis") for r in sent)
+    names = [n for n, _r in memory.calls]
+    assert names.count("RecordDeployment") == names.count("UpdateOutcome") == len(items)
+    # Each deployment: recorded (PENDING, valid for the RAG service), then its outcome, then votes.
+    for name, request in memory.calls:
+        if name == "RecordDeployment":
+            assert request.record.outcome == common_pb2.OUTCOME_PENDING
+            deployment_record(request.record, max_record_bytes=1 << 20, max_prompt_chars=10_000, max_reason_chars=4_000)
+        if name == "UpdateOutcome":
+            assert request.outcome == common_pb2.OUTCOME_SUCCESS and request.tenant == "bench-test"
+    first_update = names.index("UpdateOutcome")
+    assert names[first_update - 1] == "RecordDeployment"
+    assert memory.calls[first_update][1].id == "id-1"
+
+
+def test_failures_are_recorded_with_their_reason_and_votes():
+    scenario = next(s for s in ScenarioGenerator(seed=17).scenarios(200)
+                    if scenarios.oracle(s).strategy == common_pb2.STRATEGY_VM)
+    plan = scenarios.plan_message(scenario, scenarios.oracle(scenario))
+    plan.configuration.vm.instance_type = CATALOGUE.ladder(scenario.intent.cloud)[0]
+    result, stand_in = bench.outcome_of(scenario, bench.decision_of(plan, CATALOGUE))
+    memory = FakeMemory()
+    asyncio.run(bench.record_outcome(memory, scenario, plan, result, stand_in, "bench-test"))
+    update = next(r for n, r in memory.calls if n == "UpdateOutcome")
+    assert update.outcome == common_pb2.OUTCOME_FAILED and update.reason.startswith("OOMKilled on ")
+    assert update.metrics.memory_utilization == 1.0
+    votes = [r for n, r in memory.calls if n == "RecordFeedback"]
+    expected = scenarios.feedback_votes(random.Random(f"votes:{scenario.key}"), scenario, stand_in, result)
+    assert [(v.user, v.vote, v.comment) for v in votes] == expected
+
+
+def _results(steps_on, steps_off, held) -> dict:
+    return {
+        "seed": 1, "scenarios": len(steps_on), "held_out": len(held), "window": bench.WINDOW,
+        "memory_records_after": len(steps_on), "reranker": "features",
+        "with_retrieval": bench.report(steps_on), "without_retrieval": bench.report(steps_off),
+        "held_out_with_retrieval": {"accuracy": bench.accuracy(held), "by_family": bench.by_family(held),
+                                    "strategy_accuracy": 1.0, "size_accuracy": 1.0},
+        "held_out_without_retrieval": {"accuracy": 0.5, "by_family": bench.by_family(held),
+                                       "strategy_accuracy": 0.5, "size_accuracy": 0.5},
+        "knowledge_base_disagreement": bench.disagreement_with_world_rules(steps_off),
+        "plan_latency_with_retrieval": {"p50_ms": 80.0, "p99_ms": 200.0, "calls": 10, "target_p50_ms": 200.0},
+        "plan_latency_without_retrieval": {"p50_ms": 3.0, "p99_ms": 4.0, "calls": 10},
+        "targets": {"accuracy_after_100": 0.9},
+    }
+
+
+def test_summary_and_plot(tmp_path):
+    on = [_step(i, correct=i >= 30, family=("standard", "bursty")[i % 2]) for i in range(110)]
+    off = [_step(i, correct=i % 4 == 0, family=("standard", "bursty")[i % 2]) for i in range(110)]
+    results = _results(on, off, on[:10])
+    text = bench.summary(results)
+    assert "| scenarios 81-100 | **100%** | 25% | >= 90% |" in text
+    assert "| scenarios first 20 | **0%** |" in text
+    assert "| bursty | 55 |" in text
+    path = bench.plot(results, tmp_path / "curve.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

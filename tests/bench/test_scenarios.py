@@ -1,0 +1,163 @@
+"""The scenario generator: deterministic, realistically distributed, and its oracle consistent
+with its simulated world (the benchmarks' numbers are only as good as these properties)."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+from scia.rag.ranking import record_text
+from scia.rag.validation import deployment_record
+from scia.v1 import common_pb2
+
+from bench import scenarios
+from bench.scenarios import (
+    FAMILIES,
+    SIZES,
+    PlanChoice,
+    ScenarioGenerator,
+    choice_of,
+    is_correct,
+    knowledge_base_plan,
+    oracle,
+    plan_message,
+    relevance,
+    simulate,
+)
+
+
+def test_same_seed_same_everything():
+    a, b = ScenarioGenerator(seed=7), ScenarioGenerator(seed=7)
+    assert a.scenarios(50) == b.scenarios(50)
+    first = [r.SerializeToString(deterministic=True) for _s, _p, r in a.records(300, "team-a")]
+    second = [r.SerializeToString(deterministic=True) for _s, _p, r in b.records(300, "team-a")]
+    assert first == second
+    assert ScenarioGenerator(seed=8).scenarios(50) != a.scenarios(50)
+
+
+def test_adding_scenarios_keeps_the_existing_ones():
+    generator = ScenarioGenerator(seed=1)
+    assert generator.scenarios(10) == generator.scenarios(30)[:10]
+    held_out = generator.scenarios(10, start=1000)
+    assert not {s.key for s in held_out} & {s.key for s in generator.scenarios(30)}
+
+
+def test_family_and_stack_distribution():
+    scenarios_ = ScenarioGenerator(seed=3).scenarios(3000)
+    families = collections.Counter(s.family for s in scenarios_)
+    assert set(families) == set(FAMILIES)
+    # Static sites are always "standard", so standard is a bit above its weight of 50%.
+    assert 0.45 <= families["standard"] / 3000 <= 0.60
+    for family in ("memory-hungry", "cold-start", "needs-ha", "bursty"):
+        assert 0.07 <= families[family] / 3000 <= 0.18, families
+    frameworks = collections.Counter(s.app.framework for s in scenarios_)
+    assert set(frameworks) == set(scenarios.STACKS)
+    assert all(count >= 30 for count in frameworks.values()), frameworks
+
+
+def test_oracle_plans_always_succeed_and_match_the_rules():
+    for scenario in ScenarioGenerator(seed=4).scenarios(1500):
+        plan = oracle(scenario)
+        assert simulate(scenario, plan).outcome == common_pb2.OUTCOME_SUCCESS, (scenarios.describe(scenario))
+        assert is_correct(scenario, plan.strategy, plan.size)
+        blocked = any(t in scenarios.SERVERLESS_BLOCKERS for t in scenario.app.traits)
+        if plan.strategy == common_pb2.STRATEGY_SERVERLESS and scenario.app.framework != "static":
+            assert not blocked and scenario.family != "cold-start"
+        if scenario.intent.high_availability or scenario.family == "needs-ha":
+            assert plan.instances >= 2
+
+
+def test_latent_requirements_fail_the_visible_facts_plan_with_a_reason():
+    seen = collections.defaultdict(list)
+    for scenario in ScenarioGenerator(seed=5).scenarios(3000):
+        baseline = knowledge_base_plan(scenario)
+        if scenario.family == "standard":
+            assert baseline == oracle(scenario)  # no hidden need: the rules are right
+            continue
+        if baseline != oracle(scenario):
+            seen[scenario.family].append(simulate(scenario, baseline).reason)
+    assert all(reason.startswith("OOMKilled on ") for reason in seen["memory-hungry"])
+    assert len(seen["memory-hungry"]) > 100
+    assert any("cold-start timeouts on" in reason for reason in seen["cold-start"])
+    assert all("single instance saturated" in r or "OOMKilled" in r or "throttled" in r for r in seen["needs-ha"])
+    assert any("single instance saturated" in r for r in seen["needs-ha"])
+    assert any("without autoscaling" in reason or "cold starts on" in reason for reason in seen["bursty"])
+    # Whatever the family, a plan other than the oracle's strategy-wise never passes silently.
+    for family, reasons in seen.items():
+        assert all(reasons), family
+
+
+def test_too_small_a_plan_fails_with_the_instance_named():
+    scenario = next(s for s in ScenarioGenerator(seed=6).scenarios(500)
+                    if s.family == "memory-hungry" and s.intent.cloud == common_pb2.CLOUD_AWS
+                    and oracle(s).strategy == common_pb2.STRATEGY_VM)
+    expected = oracle(scenario)
+    smaller = PlanChoice(expected.strategy, SIZES[SIZES.index(expected.size) - 1])
+    result = simulate(scenario, smaller)
+    instance = scenarios.CLOUDS[common_pb2.CLOUD_AWS]["instances"][smaller.size][0]
+    assert result.outcome == common_pb2.OUTCOME_FAILED
+    assert result.reason == f"OOMKilled on {instance}"
+    assert simulate(scenario, smaller) == result  # deterministic
+
+
+def test_plan_messages_round_trip_to_the_oracles_terms():
+    for scenario in ScenarioGenerator(seed=8).scenarios(300):
+        plan = oracle(scenario)
+        message = plan_message(scenario, plan)
+        back = choice_of(message)
+        assert (back.strategy, back.size) == (plan.strategy, plan.size)
+        assert message.cost.monthly_total_usd == pytest.approx(sum(i.monthly_usd for i in message.cost.items))
+
+
+def test_records_are_valid_clustered_history():
+    records = list(ScenarioGenerator(seed=9).records(2000, "team-a"))
+    outcomes = collections.Counter(r.outcome for _s, _p, r in records)
+    assert outcomes[common_pb2.OUTCOME_FAILED] + outcomes[common_pb2.OUTCOME_DEGRADED] >= 100
+    assert outcomes[common_pb2.OUTCOME_SUCCESS] >= 1000
+    texts = [record_text(r) for _s, _p, r in records]
+    # Clustered, not uniform: apps are reused and re-deployed, yet most texts are their own.
+    assert 0.25 < len(set(texts)) / len(texts) < 0.95
+    assert len({s.app.key for s, _p, _r in records}) < len(records) / 3
+    for scenario, plan, record in records[:300]:
+        deployment_record(record, max_record_bytes=1 << 20, max_prompt_chars=10_000, max_reason_chars=4_000)
+        assert record.outcome == simulate(scenario, plan, seed=record.revision).outcome
+        if record.outcome == common_pb2.OUTCOME_FAILED:
+            assert record.outcome_reason and record.outcome_reason in record_text(record)
+    # A failure is followed by a different plan in the next revision most of the time.
+    revisions = collections.defaultdict(list)
+    for _s, plan, record in records:
+        revisions[record.uid].append((record.revision, record.outcome, plan))
+    fixed = [b[2] != a[2] for rs in revisions.values() for a, b in zip(rs, rs[1:]) if a[1] == common_pb2.OUTCOME_FAILED]
+    assert fixed and sum(fixed) / len(fixed) > 0.7
+
+
+def test_relevance_labels_follow_the_oracle():
+    generator = ScenarioGenerator(seed=10)
+    population = generator.scenarios(400)
+    query = population[0]
+    assert relevance(query, query) == 3
+    for other in population[1:]:
+        label = relevance(query, other)
+        if label == 3:
+            assert other.family == query.family and other.app.framework == query.app.framework
+            assert oracle(other) == oracle(query)
+        if other.app.framework == query.app.framework:
+            assert label >= 1
+        if label == 0:
+            assert other.app.framework != query.app.framework
+
+
+def test_evaluation_items_and_training_pairs():
+    generator = ScenarioGenerator(seed=11)
+    items = scenarios.evaluation_items(generator, records=300, queries=20)
+    records = [i for i in items if i["type"] == "record"]
+    queries = [i for i in items if i["type"] == "query"]
+    assert len(records) == 300 and len(queries) == 20
+    ids = {r["id"] for r in records}
+    assert all(set(q["relevance"]) <= ids for q in queries)
+    assert sum(1 for q in queries if 3 in q["relevance"].values()) >= 10
+    pairs = scenarios.training_pairs(generator, 30, negatives=4)
+    assert len(pairs) >= 30 * 4
+    assert all(0 <= p["label"] <= 1 for p in pairs)
+    labels = collections.Counter(p["label"] for p in pairs)
+    assert labels[0.0] > 0 and labels[1.0] > 0  # both ends are taught
