@@ -14,6 +14,10 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from scia.runtime.config import ServiceSettings
 
+# Random peering priorities are drawn below this: two replicas tie with odds 1 in ~100,000, and a
+# hand-run operator with a priority at or above it always wins.
+PEERING_PRIORITY_RANGE = 100_000
+
 
 class OperatorSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SCIA_OPERATOR_")
@@ -51,6 +55,18 @@ class OperatorSettings(ServiceSettings):
     )
     peering_name: str = Field(
         "scia-operator", description="kopf peering object shared by the replicas: only one is active at a time."
+    )
+    # kopf pauses EVERY operator that sees a live peer of the same priority (to avoid double
+    # processing), so replicas left at kopf's default priority 0 would all pause and none would
+    # reconcile. Each replica therefore takes a distinct priority: the highest works, the others
+    # wait and take over when it leaves the peering.
+    peering_priority: int | None = Field(
+        None,
+        ge=0,
+        le=2**31 - 1,
+        description="kopf peering priority of this replica (the highest live one is active). Empty: a random "
+        f"priority in [1, {PEERING_PRIORITY_RANGE}) chosen at start, so replicas do not tie; give an "
+        "operator run by hand a priority above that to pause the deployed ones while it runs.",
     )
     standalone: bool = Field(False, description="Skip peering (one replica only, and the emulator).")
     server_timeout_seconds: float = Field(

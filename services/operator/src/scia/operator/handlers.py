@@ -21,6 +21,7 @@ import asyncio
 import datetime
 import logging
 import os
+import secrets
 from collections import defaultdict
 from typing import Any
 
@@ -29,7 +30,7 @@ import kopf
 
 from scia.operator import metrics
 from scia.operator import reconcile as r
-from scia.operator.config import OperatorSettings
+from scia.operator.config import PEERING_PRIORITY_RANGE, OperatorSettings
 from scia.operator.kube import Conflict, Kube
 from scia.runtime.client import create_channel
 from scia.v1 import planner_pb2, planner_pb2_grpc, rag_pb2, rag_pb2_grpc
@@ -517,5 +518,10 @@ def operator_kwargs(settings: OperatorSettings) -> dict[str, Any]:
         kwargs["clusterwide"] = True
     if not settings.standalone:
         kwargs["peering_name"] = settings.peering_name
+        # Distinct priorities: kopf pauses all operators that share one (see config.py).
+        priority = settings.peering_priority
+        if priority is None:
+            priority = 1 + secrets.randbelow(PEERING_PRIORITY_RANGE - 1)
+        kwargs["priority"] = priority
     return kwargs
 

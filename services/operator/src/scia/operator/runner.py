@@ -10,12 +10,15 @@ operator's when it stops.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Iterator
 from typing import Any
 
 import kopf
 
 from scia.operator.handlers import Operator, operator_kwargs
+
+log = logging.getLogger("scia.operator")
 
 _OWN_CODE = ("/kopf/", "/scia/operator/")
 
@@ -49,5 +52,8 @@ async def run_operator(
 ) -> None:
     existing = asyncio.all_tasks()
     kwargs = {**operator_kwargs(operator.settings), **overrides}
+    if not kwargs.get("standalone"):
+        # Which replica is active is decided by this number: worth one line at start.
+        log.info("peering %r with priority %s", kwargs.get("peering_name"), kwargs.get("priority"))
     tasks = await kopf.spawn_tasks(registry=operator.registry, stop_flag=stop_flag, ready_flag=ready_flag, **kwargs)
     await kopf.run_tasks(tasks, ignored=_NotOperatorTasks(existing))
