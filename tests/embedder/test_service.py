@@ -121,6 +121,16 @@ async def test_texts_beyond_the_models_token_window_are_flagged(embedder):
     assert [e.truncated for e in response.embeddings] == [True, False]
 
 
+async def test_concurrent_long_texts_never_collide_in_the_tokenizer(embedder, text_encoder):
+    """Long texts are tokenized twice (the token-window check and inference), from two threads."""
+    texts = [f"deployment {i}: " + "a Flask API with PostgreSQL and Redis behind a load balancer " * 6 for i in range(48)]
+    async with embedder.channel([EMBEDDER], max_attempts=1) as channel:
+        responses = await asyncio.gather(
+            *(stub(channel).Embed(embedder_pb2.EmbedRequest(texts=[t])) for t in texts)
+        )
+    np.testing.assert_allclose(np.stack([vectors(r)[0] for r in responses]), text_encoder.encode(texts), atol=1e-5)
+
+
 class GatedEncoder:
     """The real encoder behind a gate, so a test can hold inference and fill the queue."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,9 @@ class TextEncoder:
         self._model = SentenceTransformer(str(path), device="cpu")
         self._model.eval()
         self._tokenizer = self._model.tokenizer
+        # Hugging Face fast tokenizers are not safe to use from two threads at once, and encode()
+        # tokenizes too: the token-length check and inference take turns.
+        self._tokenizer_lock = threading.Lock()
         self.description = ModelDescription(
             name=name or _model_name(path, default=BUNDLED_MODEL_NAME if model_path is None else path.name),
             dimensions=int(self._model.get_embedding_dimension()),
@@ -50,13 +54,14 @@ class TextEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One forward pass over all `texts`; returns an (n, dimensions) float32 array."""
-        vectors = self._model.encode(
-            texts,
-            batch_size=max(len(texts), 1),
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        with self._tokenizer_lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=max(len(texts), 1),
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def exceeds_max_tokens(self, texts: list[str]) -> list[bool]:
@@ -69,7 +74,8 @@ class TextEncoder:
         flags = [False] * len(texts)
         long_ones = [i for i, text in enumerate(texts) if len(text) > limit - 2]
         if long_ones:
-            encoded = self._tokenizer([texts[i] for i in long_ones], add_special_tokens=True, truncation=False)
+            with self._tokenizer_lock:
+                encoded = self._tokenizer([texts[i] for i in long_ones], add_special_tokens=True, truncation=False)
             for i, ids in zip(long_ones, encoded["input_ids"], strict=True):
                 flags[i] = len(ids) > limit
         return flags
