@@ -8,7 +8,7 @@ import os
 
 from bench.common import write_results
 
-BENCHMARKS = ["embedder"]
+BENCHMARKS = ["embedder", "gateway", "planner", "operator", "rag"]
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from scia.rag.config import RagSettings
 from scia.rag.service import RagApp
 from scia.runtime.server import run
 
-COMMANDS = ("import-v1", "train-reranker")
+COMMANDS = ("import-v1", "train-reranker", "evaluate-reranker")
 
 
 def main(argv: list[str] | None = None) -> None:

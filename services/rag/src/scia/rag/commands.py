@@ -1,4 +1,4 @@
-"""`scia-rag import-v1` and `scia-rag train-reranker`."""
+"""`scia-rag import-v1`, `scia-rag train-reranker` and `scia-rag evaluate-reranker`."""
 
 from __future__ import annotations
 
@@ -189,6 +189,50 @@ def _train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- evaluate-reranker ---------------------------------------------------------------------------
+
+
+def _evaluate_command(args: argparse.Namespace) -> int:
+    from scia.rag.embedding import EmbedderClient, EmbedderUnavailable
+    from scia.rag.evaluation import EvaluationSet, evaluate
+    from scia.rag.reranker import load_reranker
+
+    try:
+        evaluation_set = EvaluationSet.read(Path(args.eval_set))
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    reranker = None
+    if args.model != "none":
+        loaded = load_reranker(Path(args.model))
+        if loaded.reranker is None:
+            raise CommandError(f"{loaded.reason} (or pass --model none for the orderings without a model)")
+        reranker = loaded.reranker
+
+    async def measure() -> dict:
+        client = EmbedderClient(args.embedder_target, args.timeout)
+        try:
+            return await evaluate(evaluation_set, client, reranker, candidates=args.candidates, k=args.k)
+        finally:
+            await client.close()
+
+    try:
+        report = asyncio.run(measure())
+    except EmbedderUnavailable as error:
+        raise CommandError(str(error)) from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"NDCG@{report['k']} over {report['queries']} queries, {report['candidates']} vector candidates each "
+            f"({report['records']} records):"
+        )
+        key = f"ndcg_at_{report['k']}"
+        for name in ("vector", "features", "cross_encoder", "cross_encoder_features"):
+            if name in report:
+                print(f"  {name:<24} {report[name][key]:.4f}")
+    return 0
+
+
 # --- entry ---------------------------------------------------------------------------------------
 
 
@@ -224,6 +268,28 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-length", type=int, default=256, help="tokens of a (query, text) pair the model reads")
     tr.add_argument("--seed", type=int, default=0)
     tr.set_defaults(run=_train_command)
+
+    ev = commands.add_parser(
+        "evaluate-reranker", help="NDCG@k of the cross-encoder re-rank vs the plain vector order (needs scia-rag[rerank])"
+    )
+    ev.add_argument(
+        "--eval-set", required=True, help="JSON lines of records and labelled queries (python -m bench.scenarios eval-set)"
+    )
+    ev.add_argument(
+        "--model",
+        default=os.environ.get("SCIA_RAG_RERANKER_MODEL_PATH", ".scia/models/cross-encoder/current"),
+        help="cross-encoder folder (default: the service's SCIA_RAG_RERANKER_MODEL_PATH); 'none' for no model",
+    )
+    ev.add_argument(
+        "--embedder-target",
+        default=os.environ.get("SCIA_RAG_EMBEDDER_TARGET", "127.0.0.1:50051"),
+        help="embedder gRPC target (default %(default)s, env SCIA_RAG_EMBEDDER_TARGET)",
+    )
+    ev.add_argument("--timeout", type=float, default=120, help="deadline of one Embed call")
+    ev.add_argument("--candidates", type=int, default=20, help="vector candidates re-ranked per query")
+    ev.add_argument("--k", type=int, default=5, help="NDCG cut-off")
+    ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    ev.set_defaults(run=_evaluate_command)
     return root
 
 
