@@ -10,7 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,30 +61,58 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def http_ready(url: str) -> Callable[[], bool]:
+    """Readiness of an HTTP process: `url` answers 200."""
+
+    def ready() -> bool:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+        return False
+
+    return ready
+
+
 @contextlib.contextmanager
-def service_process(module: str, env_prefix: str, timeout: float = 180, **settings: str):
-    """Run a service as its own process on loopback (as deployed); yield its target."""
-    port = free_port()
-    env = {
-        **os.environ,
-        f"{env_prefix}GRPC_HOST": "127.0.0.1",
-        f"{env_prefix}GRPC_PORT": str(port),
-        f"{env_prefix}METRICS_PORT": "0",
-        f"{env_prefix}LOG_LEVEL": "WARNING",
-        **{f"{env_prefix}{key.upper()}": value for key, value in settings.items()},
-    }
-    process = subprocess.Popen([sys.executable, "-m", module], env=env, stderr=subprocess.PIPE, text=True)
-    target = f"127.0.0.1:{port}"
+def running_process(
+    args: list[str], env: dict[str, str], ready: Callable[[], bool], log_path: Path, timeout: float = 180
+) -> Iterator[subprocess.Popen]:
+    """`python <args>` as its own process, yielded once `ready()` holds; SIGTERM on exit.
+
+    Its output goes to `log_path`, never to a pipe nobody reads while it runs (a full pipe blocks
+    the writer); the log's tail is in the error when it does not start.
+    """
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen([sys.executable, *args], env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
-        while check(target, timeout=1) != "SERVING":
+        while not ready():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{module} did not start: {process.stderr.read() if process.poll() is not None else 'timeout'}")
+                tail = log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{args} did not start ({'exited' if process.poll() is not None else 'timeout'}):\n{tail}")
             time.sleep(0.2)
-        yield target
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def service_process(module: str, env_prefix: str, timeout: float = 180, **settings: str) -> Iterator[str]:
+    """Run a gRPC service as its own process on loopback (as deployed); yield its target."""
+    port = free_port()
+    target = f"127.0.0.1:{port}"
+    env = {
+        f"{env_prefix}GRPC_HOST": "127.0.0.1",
+        f"{env_prefix}GRPC_PORT": str(port),
+        f"{env_prefix}METRICS_PORT": "0",
+        f"{env_prefix}LOG_LEVEL": "WARNING",
+        **{f"{env_prefix}{key.upper()}": value for key, value in settings.items()},
+    }
+    with tempfile.TemporaryDirectory(prefix="scia-bench-") as logs:
+        log_path = Path(logs) / f"{module}.log"
+        with running_process(["-m", module], env, lambda: check(target, timeout=1) == "SERVING", log_path, timeout):
+            yield target

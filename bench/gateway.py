@@ -28,12 +28,9 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +39,7 @@ import aiohttp
 import kmock
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import free_port, percentiles, service_process
+from bench.common import free_port, http_ready, percentiles, running_process, service_process
 from scia.gateway.auth import issue_token
 from scia.rag.db import EmbeddedPostgres, create_database
 from scia.runtime.client import create_channel
@@ -149,39 +146,22 @@ def gateway_process(**settings: str) -> Iterator[str]:
     see serve_gateway); yields its base URL."""
     port = free_port()
     env = {
-        **os.environ,
         "SCIA_GATEWAY_HTTP_HOST": "127.0.0.1",
         "SCIA_GATEWAY_HTTP_PORT": str(port),
         "SCIA_GATEWAY_LOG_LEVEL": "WARNING",
         "SCIA_GATEWAY_MODE": "production",
         **{f"SCIA_GATEWAY_{key.upper()}": value for key, value in settings.items()},
     }
-    # Its log goes to a file, not a pipe nobody reads while it runs (a full pipe blocks the writer).
-    log = tempfile.NamedTemporaryFile("w+", prefix="scia-gateway-", suffix=".log")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "bench.gateway", "serve"], env=env, stderr=log, stdout=log, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"gateway did not start: {log.read()[-4000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with tempfile.TemporaryDirectory(prefix="scia-gateway-") as logs:
+        log_path = Path(logs) / "gateway.log"
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.seek(0)
-        if errors := [line for line in log.read().splitlines() if '"ERROR"' in line or "Traceback" in line]:
-            print("gateway errors:", *errors[-5:], sep="\n  ", file=sys.stderr)
-        log.close()
+            with running_process(["-m", "bench.gateway", "serve"], env, http_ready(url + "/healthz"), log_path, timeout=60):
+                yield url
+        finally:
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            if errors := [line for line in log.splitlines() if '"ERROR"' in line or "Traceback" in line]:
+                print("gateway errors:", *errors[-5:], sep="\n  ", file=sys.stderr)
 
 
 # --- measurements --------------------------------------------------------------------------------

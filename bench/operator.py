@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ import aiohttp
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import free_port, percentiles, service_process
+from bench.common import free_port, http_ready, percentiles, running_process, service_process
 from scia.rag.db import EmbeddedPostgres, create_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,33 +105,6 @@ def deployment(index: int, repository_url: str) -> dict:
 
 
 # --- processes ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def http_process(args: list[str], env: dict[str, str], ready_url: str, log_path: Path, timeout: float = 90) -> Iterator[subprocess.Popen]:
-    """A process (logs to a file, never an unread pipe that could fill and block it), ready when
-    `ready_url` answers 200; SIGTERM on exit."""
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen([sys.executable, *args], env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(ready_url, timeout=1) as response:
-                    if response.status == 200:
-                        break
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{args} did not start ({'exited' if process.poll() is not None else 'timeout'}):\n{tail}")
-            time.sleep(0.2)
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- watching Infrastructures --------------------------------------------------------------------
@@ -471,15 +443,15 @@ def run() -> dict:
                 "scia.planner", "SCIA_PLANNER_", allow_local_paths="true", rag_target=rag_target,
                 metrics_host="127.0.0.1", metrics_port=str(planner_metrics_port)))  # fmt: skip
             namespaces = [arg for i in range(TEAMS) for arg in ("--namespace", team(i))]
-            emulator = stack.enter_context(http_process(
+            emulator = stack.enter_context(running_process(
                 ["-m", "scia.operator.emulator", "--port", str(kube_port), *namespaces], {},
-                f"{kube_url}/version", work / "emulator.log"))  # fmt: skip
-            operator = stack.enter_context(http_process(["-m", "scia.operator"], {
+                http_ready(f"{kube_url}/version"), work / "emulator.log", timeout=90))  # fmt: skip
+            operator = stack.enter_context(running_process(["-m", "scia.operator"], {
                 "SCIA_OPERATOR_KUBERNETES_URL": kube_url, "SCIA_OPERATOR_PLANNER_TARGET": planner_target,
                 "SCIA_OPERATOR_RAG_TARGET": rag_target, "SCIA_OPERATOR_STANDALONE": "true",
                 "SCIA_OPERATOR_METRICS_HOST": "127.0.0.1", "SCIA_OPERATOR_METRICS_PORT": str(metrics_port),
                 "SCIA_OPERATOR_HEALTH_HOST": "127.0.0.1", "SCIA_OPERATOR_HEALTH_PORT": str(health_port),
-            }, f"http://127.0.0.1:{health_port}/healthz", work / "operator.log"))  # fmt: skip
+            }, http_ready(f"http://127.0.0.1:{health_port}/healthz"), work / "operator.log", timeout=90))  # fmt: skip
             results = asyncio.run(measure(
                 kube_url, psutil.Process(operator.pid), psutil.Process(emulator.pid),
                 f"http://127.0.0.1:{metrics_port}/metrics", f"http://127.0.0.1:{planner_metrics_port}/metrics", repository_url))  # fmt: skip
