@@ -9,22 +9,33 @@ Protocol, with the embedder, the RAG service (an embedded PostgreSQL in a fresh 
 1. A seeded sequence of scenarios from `bench.scenarios` (each a fresh app with its intent; the
    oracle knows the app's latent family, the planner never sees it).
 2. For each, in order: Plan over gRPC with the scenario's `analysis` (no clone) and intent, no
-   LLM; score the plan against the oracle (strategy + size class); record what happened into the
-   RAG service as the control plane would: RecordDeployment (the plan the planner returned,
-   outcome PENDING), UpdateOutcome (the simulated outcome, its reason and metrics) and one
-   RecordFeedback per vote from `scenarios.feedback_votes`.
+   LLM; score the plan; record what happened into the RAG service as the control plane would:
+   RecordDeployment (the plan the planner returned, outcome PENDING), UpdateOutcome (the simulated
+   outcome, its reason and metrics) and the team's vote, RecordFeedback +1/-1 with a structured
+   comment saying why ("right-sized: peak memory 45% of t3.small", "over-provisioned: peak memory
+   12% of t3.large", "OOMKilled on t3.small", "no high availability: ...", "over budget: ...").
 3. The same sequence, same order, with `disable_retrieval=true` into another tenant: the
    baseline. Anything the first run gains over it comes from retrieval.
 4. A held-out set (scenarios from the same generator and families, indices disjoint, never
    recorded), planned after learning, with and without retrieval.
 
-Scoring. `scenarios.choice_of` maps a plan back to the oracle's size classes, but it only knows
-the four instance types per cloud the generator uses and falls back to "medium" for any other,
-which would score a 1 GB t3.micro as "medium". Here VM and Kubernetes sizes are classified by
-the instance's memory from the planner's pricing catalogue: below the 2 GB "small" class is
-`below-small` (always wrong, and in the simulated world an out-of-memory failure, since every
-app needs at least the small class), above 16 GB is `above-xlarge`. Serverless keeps
-`choice_of`'s classes.
+Scoring, two numbers, both reported:
+
+- **Accuracy (thumbs up)**, what the architecture documents mean by decision accuracy (user
+  feedback): the simulated team's vote (`scenarios.verdict`) is +1: the deployment succeeded (no
+  failure, no degradation), did what the intent asked (high availability, autoscaling, the
+  budget when a working plan fits it; cloud and region, checked here) and is not wasteful (less
+  than two doublings of memory above the smallest size that works for its strategy).
+- **Strict**: strategy and size class both equal the oracle's (`scenarios.is_correct`). Many
+  right answers are strictly wrong (two VMs where the oracle has a cluster, one size up...).
+
+Sizes: `scenarios.choice_of` only knows the four instance types per cloud the generator uses and
+falls back to "medium" for any other, which would score a 1 GB t3.micro as "medium". Here VM and
+Kubernetes sizes are classified by the instance's memory from the planner's pricing catalogue
+(below the 2 GB "small" class: `below-small`, strictly always wrong; above 16 GB:
+`above-xlarge`), and the world judges a plan on that real memory (`simulate(memory_mb=...)`): a
+1 GiB instance runs an app whose working set fits half of it. Serverless keeps `choice_of`'s
+classes.
 """
 
 from __future__ import annotations
@@ -81,6 +92,11 @@ class Decision:
     instances: int
     autoscaling: bool
     where: str  # instance/node type, or "<n> MB" for functions
+    memory_mb: float = 0.0  # of one instance/node/function, from the catalogue
+    cloud: int = 0
+    region: str = ""
+    cost: float = 0.0  # the plan's monthly total (the planner's catalogue)
+    billed: int = 1  # instances or nodes paid for (pods are not billed, nodes are)
 
     @property
     def label(self) -> str:
@@ -102,41 +118,59 @@ def decision_of(plan: common_pb2.Plan, catalogue: Catalogue) -> Decision:
     choice = scenarios.choice_of(plan)
     config = plan.configuration
     workload = config.WhichOneof("workload")
+    billed = config.kubernetes.desired_nodes if workload == "kubernetes" else config.vm.instance_count if workload == "vm" else 1
+    common = {"cloud": config.cloud, "region": config.region, "cost": plan.cost.monthly_total_usd, "billed": max(1, billed)}
     if workload == "serverless":
-        return Decision(plan.strategy, choice.size, choice.instances, choice.autoscaling, f"{config.serverless.memory_mb} MB")
+        return Decision(plan.strategy, choice.size, choice.instances, choice.autoscaling, f"{config.serverless.memory_mb} MB",
+                        float(config.serverless.memory_mb), **common)
     name = config.vm.instance_type if workload == "vm" else config.kubernetes.node_type
     found = catalogue.find_type(name) if name else None
     if found is None:
         raise ValueError(f"plan runs on {name or 'nothing'}, which is not in the planner's catalogue: cannot classify its size")
-    return Decision(plan.strategy, size_class(float(found[1]["memory_gb"])), choice.instances, choice.autoscaling, name)
+    memory_gb = float(found[1]["memory_gb"])
+    return Decision(plan.strategy, size_class(memory_gb), choice.instances, choice.autoscaling, name, memory_gb * 1024,
+                    **common)
 
 
 def is_correct(scenario: Scenario, decision: Decision) -> bool:
+    """Strict: strategy and size class equal the oracle's."""
     return scenarios.is_correct(scenario, decision.strategy, decision.size)
 
 
+def stand_in_of(decision: Decision) -> PlanChoice:
+    """The plan on the world's ladder (sizes outside it clamped to its ends) for the world's rules
+    that need a class: the failure wording of functions, the world's price."""
+    size = SIZES[0] if decision.size == BELOW else SIZES[-1] if decision.size == ABOVE else decision.size
+    return PlanChoice(decision.strategy, size, decision.instances, decision.autoscaling)
+
+
 def outcome_of(scenario: Scenario, decision: Decision, seed: int = 0) -> tuple[SimulatedOutcome, PlanChoice]:
-    """The simulated world's outcome of deploying `decision`, and the PlanChoice that stands for it
-    in the world's terms (for feedback votes). Sizes outside the oracle's ladder are mapped onto it
-    with the world's own rules, and the reason names the instance the plan really used."""
-    if decision.size == BELOW:
-        # Every app needs at least the small class (the oracle never asks for less), and a
-        # VM/Kubernetes plan checks memory first: below small is an out-of-memory failure.
-        stand_in = PlanChoice(decision.strategy, SIZES[0], decision.instances, decision.autoscaling)
-        rng = random.Random(f"{scenario.key}:{decision.label}:{seed}")
-        return SimulatedOutcome(common_pb2.OUTCOME_FAILED, f"OOMKilled on {decision.where}", 1.0, 0.0, 0.6,
-                                rng.randint(3, 40)), stand_in
-    size = SIZES[-1] if decision.size == ABOVE else decision.size
-    stand_in = PlanChoice(decision.strategy, size, decision.instances, decision.autoscaling)
-    result = scenarios.simulate(scenario, stand_in, seed=seed)
-    if decision.strategy != common_pb2.STRATEGY_SERVERLESS:
-        named = scenarios.CLOUDS[scenario.intent.cloud]["instances"][size][0]
-        need_mb = scenarios.SIZE_MEMORY_MB[scenarios.oracle(scenario).size] * 0.5
-        capacity_mb = scenarios.SIZE_MEMORY_MB[size] * (2 if decision.size == ABOVE else 1)
-        result = SimulatedOutcome(result.outcome, result.reason.replace(named, decision.where),
-                                  round(min(1.0, need_mb / capacity_mb), 2), result.latency_p99_ms,
-                                  result.error_rate, result.restarts)
-    return result, stand_in
+    """The simulated world's outcome of deploying `decision`, judged on the memory of what it really
+    ran on (a 1 GiB t3.micro, a 32 GiB type...), and the PlanChoice that stands for it in the
+    world's terms. The reason names the instance the plan really used."""
+    stand_in = stand_in_of(decision)
+    memory = decision.memory_mb or None
+    return scenarios.simulate(scenario, stand_in, seed=seed, memory_mb=memory,
+                              where=decision.where if decision.strategy != common_pb2.STRATEGY_SERVERLESS else None), stand_in
+
+
+def verdict_of(scenario: Scenario, decision: Decision, result: SimulatedOutcome) -> scenarios.Verdict:
+    """The simulated team's thumbs up or down (`scenarios.verdict`), plus the plan's placement: a
+    plan in another cloud or region than the intent names is wrong whatever else it does."""
+    stand_in = stand_in_of(decision)
+    where = decision.where if decision.strategy != common_pb2.STRATEGY_SERVERLESS else None
+    # The bill in the world's prices, for the instances/nodes really paid for (not pods).
+    billed = PlanChoice(stand_in.strategy, stand_in.size, decision.billed, stand_in.autoscaling)
+    judged = scenarios.verdict(scenario, stand_in, result, memory_mb=decision.memory_mb or None, where=where,
+                               cost=scenarios.monthly_cost(scenario, billed)[0])
+    misplaced = []
+    if decision.cloud and decision.cloud != scenario.intent.cloud:
+        misplaced.append(f"wrong cloud: {common_pb2.Cloud.Name(decision.cloud)}")
+    if decision.region and decision.region != scenario.intent.region:
+        misplaced.append(f"wrong region: {decision.region} instead of {scenario.intent.region}")
+    if misplaced:
+        return scenarios.Verdict(-1, tuple(misplaced) + (judged.reasons if not judged.up else ()))
+    return judged
 
 
 @dataclass(frozen=True)
@@ -150,13 +184,15 @@ class Step:
     oracle: str
     knowledge_base: str  # the generator's visible-facts plan (its rules without the latent family)
     decision: str
-    correct: bool
+    correct: bool  # strict: strategy + size class equal the oracle's
     strategy_correct: bool
     size_correct: bool
     outcome: str
     reason: str
     citations: int
     latency_ms: float
+    thumbs_up: bool = False  # the simulated team's verdict (the accuracy the documents mean)
+    vote_comment: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -167,13 +203,19 @@ def step_of(index: int, scenario: Scenario, plan: common_pb2.Plan, catalogue: Ca
             result: SimulatedOutcome | None) -> Step:
     decision = decision_of(plan, catalogue)
     expected = scenarios.oracle(scenario)
+    if result is None:  # not recorded (held-out): judge what would have happened all the same
+        result, _ = outcome_of(scenario, decision)
+        outcome = ""
+    else:
+        outcome = common_pb2.Outcome.Name(result.outcome).removeprefix("OUTCOME_").lower()
+    judged = verdict_of(scenario, decision, result)
     return Step(
         index=index, key=scenario.key, family=scenario.family, framework=scenario.app.framework,
         oracle=expected.label, knowledge_base=scenarios.knowledge_base_plan(scenario).label, decision=decision.label,
         correct=is_correct(scenario, decision), strategy_correct=decision.strategy == expected.strategy,
         size_correct=decision.size == expected.size,
-        outcome=common_pb2.Outcome.Name(result.outcome).removeprefix("OUTCOME_").lower() if result else "",
-        reason=result.reason if result else "", citations=len(plan.citations), latency_ms=round(latency_s * 1000, 2),
+        outcome=outcome, reason=result.reason if outcome else "", citations=len(plan.citations),
+        latency_ms=round(latency_s * 1000, 2), thumbs_up=judged.up, vote_comment="; ".join(judged.reasons),
     )
 
 
@@ -187,17 +229,17 @@ def rolling(steps: Sequence[Step], window: int = WINDOW, attribute: str = "corre
             for i in range(len(steps))]
 
 
-def windows(steps: Sequence[Step], window: int = WINDOW) -> dict[str, float | None]:
+def windows(steps: Sequence[Step], window: int = WINDOW, attribute: str = "correct") -> dict[str, float | None]:
     """The report's windows, 1-based and inclusive: the first `window`, the `window` ending at the
     100th deployment (81-100: planned with 80-99 outcomes in memory), and everything after the
     100th (101-N: planned with at least 100 outcomes in memory)."""
     n = len(steps)
     at = min(100, n)
-    out = {f"first_{window}": accuracy(steps[:window]),
-           f"{max(1, at - window + 1)}_{at}": accuracy(steps[max(0, at - window):at])}
+    out = {f"first_{window}": accuracy(steps[:window], attribute),
+           f"{max(1, at - window + 1)}_{at}": accuracy(steps[max(0, at - window):at], attribute)}
     if n > 100:
-        out[f"101_{n}"] = accuracy(steps[100:])
-    out["all"] = accuracy(steps)
+        out[f"101_{n}"] = accuracy(steps[100:], attribute)
+    out["all"] = accuracy(steps, attribute)
     return out
 
 
@@ -205,7 +247,8 @@ def by_family(steps: Sequence[Step]) -> dict[str, dict[str, float | int | None]]
     groups: dict[str, list[Step]] = defaultdict(list)
     for s in steps:
         groups[s.family].append(s)
-    return {family: {"n": len(group), "accuracy": accuracy(group)} for family, group in sorted(groups.items())}
+    return {family: {"n": len(group), "accuracy": accuracy(group, "thumbs_up"), "strict": accuracy(group)}
+            for family, group in sorted(groups.items())}
 
 
 def outcomes(steps: Sequence[Step]) -> dict[str, int]:
@@ -213,30 +256,79 @@ def outcomes(steps: Sequence[Step]) -> dict[str, int]:
 
 
 def report(steps: Sequence[Step]) -> dict:
-    """Everything the summary and the plot need from one sequence."""
+    """Everything the summary and the plot need from one sequence. `windows`/`rolling`: accuracy as
+    the users judge it (thumbs up); `strict_*`: strategy + size class equal to the oracle's."""
     return {
-        "windows": windows(steps),
+        "windows": windows(steps, attribute="thumbs_up"),
+        "strict_windows": windows(steps),
         "strategy_accuracy": accuracy(steps, "strategy_correct"),
         "size_accuracy": accuracy(steps, "size_correct"),
         "by_family": by_family(steps),
         "outcomes": outcomes(steps),
+        "thumbs_down_reasons": thumbs_down_reasons(steps),
         "success_rate_first_half": accuracy([s for s in steps[: len(steps) // 2]], "succeeded"),
         "success_rate_second_half": accuracy([s for s in steps[len(steps) // 2:]], "succeeded"),
-        "rolling": rolling(steps),
+        "rolling": rolling(steps, attribute="thumbs_up"),
+        "rolling_strict": rolling(steps),
         "rolling_success": rolling(steps, attribute="succeeded"),
         "plans_with_citations": sum(1 for s in steps if s.citations),
         "silent_errors": silent_errors(steps),
     }
 
 
+def thumbs_down_reasons(steps: Sequence[Step]) -> dict[str, int]:
+    """Why plans were voted down, by the first words of the vote's first reason (instance names and
+    numbers dropped), most frequent first."""
+    counts: Counter[str] = Counter()
+    for s in steps:
+        if not s.thumbs_up and s.vote_comment:
+            first = s.vote_comment.split(";")[0]
+            counts[" ".join(w for w in first.split(":")[0].split()[:6] if not any(c.isdigit() for c in w))] += 1
+    return dict(counts.most_common())
+
+
 def silent_errors(steps: Sequence[Step]) -> dict[str, int | float | None]:
-    """Wrong plans that nevertheless succeeded in the simulated world. No recorded outcome (nor
-    vote, unless two sizes too big) says anything is wrong with them, so no amount of memory can
-    correct them: they bound what learning from outcomes can reach."""
+    """Plans the strict criterion calls wrong that nevertheless got a thumbs up in the simulated
+    world (a valid answer other than the oracle's: two VMs for HA, one size up, a VM where the
+    oracle used functions...). No outcome or vote says anything is wrong with them."""
     wrong = [s for s in steps if not s.correct and s.outcome]
-    silent = [s for s in wrong if s.succeeded]
+    silent = [s for s in wrong if s.succeeded and s.thumbs_up]
     return {"wrong": len(wrong), "succeeded_anyway": len(silent),
             "share_of_all": round(len(silent) / len(steps), 4) if steps else None}
+
+
+def learnability(items: Sequence[Scenario], baseline: Sequence[Step], start: int = 100) -> dict:
+    """An upper bound on accuracy from scenario `start` on, from the generator's side (the planner
+    never sees this). A latent need can only be learned from similar apps if this app shows one of
+    its family's signature libraries AND an earlier app of the same family and language shared
+    one (the only visible trace of the family). Apps with no latent need are counted learnable.
+    The rest can only be right by luck: when the no-memory plan (baseline) already gets a thumbs up.
+    """
+    signatures = {family: {name for libs in by_language.values() for name, _ in libs}
+                  for family, by_language in scenarios.FAMILY_SIGNATURES.items()}
+    learnable = unlearnable = lucky = 0
+    for index in range(start, len(items)):
+        scenario = items[index]
+        if scenario.family == "standard":
+            learnable += 1
+            continue
+        mine = {d[0] for d in scenario.app.dependencies} & signatures.get(scenario.family, set())
+        kin = mine and any(p.family == scenario.family and p.app.language == scenario.app.language
+                           and mine & {d[0] for d in p.app.dependencies} for p in items[:index])
+        if kin:
+            learnable += 1
+        else:
+            unlearnable += 1
+            lucky += bool(index < len(baseline) and baseline[index].thumbs_up)
+    n = max(1, len(items) - start)
+    return {"from": start + 1, "n": len(items) - start, "learnable": learnable, "unlearnable": unlearnable,
+            "unlearnable_right_without_memory": lucky, "ceiling": round((learnable + lucky) / n, 4)}
+
+
+def held_out_report(steps: Sequence[Step]) -> dict:
+    return {"accuracy": accuracy(steps, "thumbs_up"), "strict": accuracy(steps), "by_family": by_family(steps),
+            "strategy_accuracy": accuracy(steps, "strategy_correct"), "size_accuracy": accuracy(steps, "size_correct"),
+            "thumbs_down_reasons": thumbs_down_reasons(steps)}
 
 
 def disagreement_with_world_rules(steps: Sequence[Step]) -> dict[str, float | None]:
@@ -268,7 +360,10 @@ def scenario_record(scenario: Scenario, plan: common_pb2.Plan, tenant: str, uid:
 
 
 async def record_outcome(memory: rag_pb2_grpc.DeploymentMemoryStub, scenario: Scenario, plan: common_pb2.Plan,
-                         result: SimulatedOutcome, stand_in: PlanChoice, tenant: str) -> None:
+                         result: SimulatedOutcome, judged: scenarios.Verdict, tenant: str) -> None:
+    """RecordDeployment (PENDING), UpdateOutcome (outcome, reason, metrics), then the team's vote:
+    RecordFeedback +1/-1 with the structured comment saying why ("over-provisioned: peak memory 12%
+    of t3.large", "OOMKilled on t3.small", "right-sized: ...")."""
     uid = str(uuid.UUID(int=random.Random(f"{tenant}:{scenario.key}").getrandbits(128), version=4))
     created = await memory.RecordDeployment(rag_pb2.RecordDeploymentRequest(record=scenario_record(scenario, plan, tenant, uid)))
     record_id = created.record.id
@@ -278,10 +373,8 @@ async def record_outcome(memory: rag_pb2_grpc.DeploymentMemoryStub, scenario: Sc
     )
     await memory.UpdateOutcome(rag_pb2.UpdateOutcomeRequest(tenant=tenant, id=record_id, outcome=result.outcome,
                                                             reason=result.reason, metrics=metrics))
-    votes = scenarios.feedback_votes(random.Random(f"votes:{scenario.key}"), scenario, stand_in, result)
-    for user, vote, comment in votes:
-        await memory.RecordFeedback(rag_pb2.RecordFeedbackRequest(tenant=tenant, id=record_id, user=user, vote=vote,
-                                                                  comment=comment))
+    await memory.RecordFeedback(rag_pb2.RecordFeedbackRequest(tenant=tenant, id=record_id, user=f"team-{scenario.app.name}",
+                                                              vote=judged.vote, comment="; ".join(judged.reasons)[:1000]))
 
 
 async def plan_one(planner: planner_pb2_grpc.PlannerStub, scenario: Scenario, tenant: str,
@@ -300,11 +393,13 @@ async def sequence(planner, memory, items: Sequence[Scenario], catalogue: Catalo
         plan, latency = await plan_one(planner, scenario, tenant, disable_retrieval)
         result = None
         if record:
-            result, stand_in = outcome_of(scenario, decision_of(plan, catalogue))
-            await record_outcome(memory, scenario, plan, result, stand_in, tenant)
+            decision = decision_of(plan, catalogue)
+            result, _stand_in = outcome_of(scenario, decision)
+            await record_outcome(memory, scenario, plan, result, verdict_of(scenario, decision, result), tenant)
         steps.append(step_of(index, scenario, plan, catalogue, latency, result))
         if (index + 1) % 25 == 0:
-            print(f"  {label}: {index + 1}/{len(items)}, accuracy so far {accuracy(steps)}", flush=True)
+            print(f"  {label}: {index + 1}/{len(items)}, thumbs up so far {accuracy(steps, 'thumbs_up')}, "
+                  f"strict {accuracy(steps)}", flush=True)
     return steps
 
 
@@ -361,18 +456,17 @@ def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Pat
         "memory_records_after": runs["memory_records"], "reranker": runs["reranker"],
         "with_retrieval": report(learning),
         "without_retrieval": report(baseline),
-        "held_out_with_retrieval": {"accuracy": accuracy(runs["held_with"]), "by_family": by_family(runs["held_with"]),
-                                    "strategy_accuracy": accuracy(runs["held_with"], "strategy_correct"),
-                                    "size_accuracy": accuracy(runs["held_with"], "size_correct")},
-        "held_out_without_retrieval": {"accuracy": accuracy(runs["held_without"]), "by_family": by_family(runs["held_without"]),
-                                       "strategy_accuracy": accuracy(runs["held_without"], "strategy_correct"),
-                                       "size_accuracy": accuracy(runs["held_without"], "size_correct")},
+        "held_out_with_retrieval": held_out_report(runs["held_with"]),
+        "held_out_without_retrieval": held_out_report(runs["held_without"]),
         "knowledge_base_disagreement": disagreement_with_world_rules(baseline),
+        "learnability_after_100": learnability(items, baseline),
         "plan_latency_with_retrieval": {**percentiles(latencies), "calls": len(latencies), "target_p50_ms": TARGET_P50_MS},
         "plan_latency_without_retrieval": {**percentiles([s.latency_ms / 1000 for s in baseline]), "calls": len(baseline)},
         "targets": {"accuracy_after_100": TARGET_ACCURACY},
         "steps_with_retrieval": [asdict(s) for s in learning],
         "steps_without_retrieval": [asdict(s) for s in baseline],
+        "steps_held_out_with_retrieval": [asdict(s) for s in runs["held_with"]],
+        "steps_held_out_without_retrieval": [asdict(s) for s in runs["held_without"]],
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     if plot_path is not None:
@@ -390,18 +484,17 @@ def plot(results: dict, path: Path) -> Path:
     matplotlib.use("Agg")  # no display; and deterministic output
     import matplotlib.pyplot as plt
 
-    on, off = results["with_retrieval"]["rolling"], results["without_retrieval"]["rolling"]
-    x = list(range(1, len(on) + 1))
+    on, off = results["with_retrieval"], results["without_retrieval"]
+    x = list(range(1, len(on["rolling"]) + 1))
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    ax.plot(x, on, label="accuracy with retrieval (learning)", color="#1f77b4", linewidth=2)
-    ax.plot(x, off, label="accuracy, retrieval disabled (same scenarios)", color="#ff7f0e", linewidth=2, linestyle="--")
-    # What outcomes can reveal: the share of deployments that worked in the simulated world.
-    for key, color, name in (("with_retrieval", "#1f77b4", "simulated success rate, with retrieval"),
-                             ("without_retrieval", "#ff7f0e", "simulated success rate, disabled")):
-        if results[key].get("rolling_success"):
-            ax.plot(x, results[key]["rolling_success"], color=color, linewidth=1.1, alpha=0.7, linestyle=":", label=name)
+    ax.plot(x, on["rolling"], label="accuracy (thumbs up) with retrieval", color="#1f77b4", linewidth=2)
+    ax.plot(x, off["rolling"], label="accuracy (thumbs up), retrieval disabled", color="#ff7f0e", linewidth=2, linestyle="--")
+    for key, color, name in (("with_retrieval", "#1f77b4", "strict (= oracle), with retrieval"),
+                             ("without_retrieval", "#ff7f0e", "strict (= oracle), disabled")):
+        if results[key].get("rolling_strict"):
+            ax.plot(x, results[key]["rolling_strict"], color=color, linewidth=1.1, alpha=0.7, linestyle=":", label=name)
     ax.axhline(results["targets"]["accuracy_after_100"], color="#2ca02c", linewidth=1, linestyle=":", label="target after 100")
-    end = len(on) + 4
+    end = len(x) + 4
     for key, color, name in (("held_out_with_retrieval", "#1f77b4", "held-out, retrieval"),
                              ("held_out_without_retrieval", "#ff7f0e", "held-out, no retrieval")):
         value = results[key]["accuracy"]
@@ -409,9 +502,9 @@ def plot(results: dict, path: Path) -> Path:
             ax.scatter([end], [value], color=color, marker="D", zorder=3, label=f"{name}: {value:.0%}")
     ax.set_xlim(0, end + 4)
     ax.set_ylim(-0.02, 1.32)  # room above the curves for the legend
-    ax.set_xlabel("deployments planned (in order; outcomes recorded after each)")
+    ax.set_xlabel("deployments planned (in order; outcome and the team's vote recorded after each)")
     ax.set_ylabel(f"rolling mean over {results['window']} deployments")
-    ax.set_title(f"Planner decision accuracy vs oracle (seed {results['seed']}, no LLM)")
+    ax.set_title(f"Planner decision accuracy (seed {results['seed']}, no LLM)")
     ax.grid(alpha=0.3)
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.legend(loc="upper center", fontsize=7.5, ncol=2, framealpha=0.95)
@@ -432,42 +525,59 @@ def summary(results: dict) -> str:
     lat, lat_off = results["plan_latency_with_retrieval"], results["plan_latency_without_retrieval"]
     kb = results["knowledge_base_disagreement"]
     w = results["window"]
-    keys = list(on["windows"])
     rows = [
-        "| planner decision accuracy (strategy + size class vs oracle) | with retrieval | retrieval disabled | target |",
-        "|---|---|---|---|",
-    ]
-    for key in keys:
-        name = {"all": f"all {results['scenarios']}"}.get(key, key.replace("first_", "first ").replace("_", "-"))
-        target = f">= {results['targets']['accuracy_after_100']:.0%}" if key.endswith("_100") else ""
-        rows.append(f"| scenarios {name} | **{_pct(on['windows'][key])}** | {_pct(off['windows'][key])} | {target} |")
-    rows += [
-        f"| held-out {results['held_out']} after learning | **{_pct(hw['accuracy'])}** | {_pct(hwo['accuracy'])} | |",
-        f"| strategy right / size right (all {results['scenarios']}) | {_pct(on['strategy_accuracy'])} / {_pct(on['size_accuracy'])} "
-        f"| {_pct(off['strategy_accuracy'])} / {_pct(off['size_accuracy'])} | |",
-        f"| simulated success rate, 1st half / 2nd half | {_pct(on['success_rate_first_half'])} / {_pct(on['success_rate_second_half'])} "
-        f"| {_pct(off['success_rate_first_half'])} / {_pct(off['success_rate_second_half'])} | |",
-        f"| Plan latency, no LLM, no clone | p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms | p50 {lat_off['p50_ms']} ms, "
-        f"p99 {lat_off['p99_ms']} ms | p50 <= {lat['target_p50_ms']:.0f} ms |",
-        "",
-        f"Per family (all {results['scenarios']} in sequence; held-out with retrieval):",
-        "",
-        "| family | n | with retrieval | retrieval disabled | held-out n | held-out with retrieval |",
+        "| planner decision accuracy | thumbs up, with retrieval | thumbs up, retrieval disabled "
+        "| strict (= oracle), with retrieval | strict, disabled | target |",
         "|---|---|---|---|---|---|",
     ]
+    for key in on["windows"]:
+        name = {"all": f"all {results['scenarios']}"}.get(key, key.replace("first_", "first ").replace("_", "-"))
+        target = f">= {results['targets']['accuracy_after_100']:.0%}" if key.endswith("_100") else ""
+        rows.append(f"| scenarios {name} | **{_pct(on['windows'][key])}** | {_pct(off['windows'][key])} "
+                    f"| {_pct(on['strict_windows'][key])} | {_pct(off['strict_windows'][key])} | {target} |")
+    rows += [
+        f"| held-out {results['held_out']} after learning | **{_pct(hw['accuracy'])}** | {_pct(hwo['accuracy'])} "
+        f"| {_pct(hw['strict'])} | {_pct(hwo['strict'])} | |",
+        f"| strategy right / size right (strict, all {results['scenarios']}) | | | {_pct(on['strategy_accuracy'])} / "
+        f"{_pct(on['size_accuracy'])} | {_pct(off['strategy_accuracy'])} / {_pct(off['size_accuracy'])} | |",
+        f"| simulated success rate, 1st half / 2nd half | {_pct(on['success_rate_first_half'])} / {_pct(on['success_rate_second_half'])} "
+        f"| {_pct(off['success_rate_first_half'])} / {_pct(off['success_rate_second_half'])} | | | |",
+        f"| Plan latency, no LLM, no clone | p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms | p50 {lat_off['p50_ms']} ms, "
+        f"p99 {lat_off['p99_ms']} ms | | | p50 <= {lat['target_p50_ms']:.0f} ms |",
+        "",
+        f"Per family (all {results['scenarios']} in sequence; thumbs up, strict in brackets):",
+        "",
+        "| family | n | with retrieval | retrieval disabled | held-out n | held-out with retrieval | held-out disabled |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for family, row in on["by_family"].items():
-        held = hw["by_family"].get(family, {"n": 0, "accuracy": None})
-        rows.append(f"| {family} | {row['n']} | {_pct(row['accuracy'])} | {_pct(off['by_family'][family]['accuracy'])} "
-                    f"| {held['n']} | {_pct(held['accuracy'])} |")
+        held = hw["by_family"].get(family, {"n": 0, "accuracy": None, "strict": None})
+        held_off = hwo["by_family"].get(family, {"n": 0, "accuracy": None, "strict": None})
+        base = off["by_family"][family]
+        rows.append(f"| {family} | {row['n']} | {_pct(row['accuracy'])} ({_pct(row['strict'])}) "
+                    f"| {_pct(base['accuracy'])} ({_pct(base['strict'])}) | {held['n']} "
+                    f"| {_pct(held['accuracy'])} ({_pct(held['strict'])}) | {_pct(held_off['accuracy'])} ({_pct(held_off['strict'])}) |")
+    downs = ", ".join(f"{k} {v}" for k, v in list(on["thumbs_down_reasons"].items())[:6]) or "none"
+    downs_off = ", ".join(f"{k} {v}" for k, v in list(off["thumbs_down_reasons"].items())[:6]) or "none"
     rows += [
         "",
-        f"Rolling window {w}. Planner's no-memory plan differs from the generator's own visible-facts rules on "
+        f"Rolling window {w}. Thumbs down, with retrieval: {downs}. Retrieval disabled: {downs_off}. "
+        f"Planner's no-memory plan differs from the generator's own visible-facts rules (strict) on "
         f"{_pct(kb['plan_differs'])} of the {kb['standard_n']} apps with no latent need (strategy alone: "
         f"{_pct(kb['strategy_differs'])}). Memory after the run: {results['memory_records_after']} records; "
-        f"re-ranker: {results['reranker'] or 'n/a'}. Wrong plans that succeeded anyway in the simulated world "
-        f"(no outcome can reveal them): {on['silent_errors']['succeeded_anyway']} of {results['scenarios']} with retrieval, "
-        f"{off['silent_errors']['succeeded_anyway']} without.",
+        f"re-ranker: {results['reranker'] or 'n/a'}. Strictly wrong plans that got a thumbs up (valid answers other than "
+        f"the oracle's): {on['silent_errors']['succeeded_anyway']} of {results['scenarios']} with retrieval, "
+        f"{off['silent_errors']['succeeded_anyway']} without. Plans citing past deployments: {on['plans_with_citations']}.",
     ]
+    bound = results.get("learnability_after_100")
+    if bound:
+        rows += [
+            "",
+            f"Learnability bound, scenarios {bound['from']}-{bound['from'] + bound['n'] - 1}: {bound['unlearnable']} of "
+            f"{bound['n']} have a latent need with no visible trace that an earlier app shared (no signature library, or "
+            f"none shared with an earlier app of the same family); {bound['unlearnable_right_without_memory']} of them "
+            f"are right anyway without memory. Ceiling for any learner of this signal: {_pct(bound['ceiling'])}.",
+        ]
     return "\n".join(rows)
 
 

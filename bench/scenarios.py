@@ -22,7 +22,13 @@ The model of the world, kept small enough to reason about:
   which follow from them). `knowledge_base_plan()` is what the same rules give without the latent
   family: the cold-start baseline a planner starts from.
 - `simulate(scenario, plan)` is the outcome of deploying a plan: success, or failure/degradation
-  with a reason like "OOMKilled on t3.small" or "cold-start timeouts on lambda".
+  with a reason like "OOMKilled on t3.small" or "cold-start timeouts on lambda". Memory is judged
+  on the instance's real memory (`fits`): a VM's working set may use half of it, a Kubernetes
+  pod 75% of what a node leaves after ~1 GiB of system reservation; a 1 GiB instance is judged
+  by the same rule (docs/planner.md, "disagreements settled", says why each rule is what it is).
+- `verdict(scenario, plan, outcome)` is the team's vote: +1 when the plan worked, did what the
+  intent asked and is not wasteful, else -1 with structured reasons ("over-provisioned: peak
+  memory 12% of t3.large", "OOMKilled on t3.small", "over budget: ...").
 
 Everything is a pure function of the seed: same seed, same scenarios, same records.
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import random
 import re
 from collections.abc import Iterator, Sequence
@@ -373,15 +380,51 @@ def intent_of(intent: Intent) -> common_pb2.DeploymentIntent:
 # --- the oracle and the world ------------------------------------------------------------------
 
 
-def _suggested_size(app: App, traffic: str) -> str:
-    """The size class the framework's memory profile suggests: what static analysis can know."""
+# How much of a node a Kubernetes workload can use. On a managed node the kubelet reserves memory
+# (EKS: 255 MiB + 11 MiB per pod the node type allows, plus 100 MiB eviction threshold) and the
+# system DaemonSets (CNI, kube-proxy, CoreDNS replicas, CSI driver, log/metrics agents) take
+# 0.5-1 GiB more: about 1 GiB per node is gone before the first application pod. Of the rest, the
+# app's working set may use 75% (the pod's limit is its headroom; no OS to leave room for): a 2 GiB
+# node holds an app of at most 768 MB (marginal), a 4 GiB node 2.3 GB.
+K8S_SYSTEM_RESERVED_MB = 1024
+K8S_USABLE_SHARE = 0.75
+# Smallest instance below the "small" class: 1 GiB (t3.micro, e2-micro, Standard_B1s). The oracle's
+# ladder starts at small, but a 1 GiB instance is real and runs small low-traffic services; the
+# world judges it with the same rule as every other size (see `fits`).
+MICRO_MEMORY_MB = 1024
+
+
+def memory_need_mb(app: App, traffic: str, family: str = "standard") -> float:
+    """The working set of one instance of the app (MB): the framework's memory at low traffic, more
+    with more load (worker processes, connections), +50% for a worker beside the web process,
+    x2 for the memory-hungry family (the latent need)."""
     need = app.stack.memory_mb * TRAFFIC_FACTOR[traffic]
     if common_pb2.TRAIT_KIND_BACKGROUND_WORKER in app.traits:
         need *= 1.5  # a worker process beside the web process
+    if family == "memory-hungry":
+        need *= 2
+    return need
+
+
+def usable_mb(strategy: int, memory_mb: float) -> float:
+    """What the app may use on an instance/node of `memory_mb`: half of it on a VM (the OS, peaks
+    and page cache take the rest), 75% of what a Kubernetes node leaves after its system
+    reservation. Functions are judged by class (one request at a time), see `fits`."""
+    if strategy == common_pb2.STRATEGY_KUBERNETES:
+        return max(0.0, (memory_mb - K8S_SYSTEM_RESERVED_MB) * K8S_USABLE_SHARE)
+    return memory_mb * 0.5
+
+
+def _size_for(need_mb: float, strategy: int) -> str:
     for size in SIZES:
-        if need <= SIZE_MEMORY_MB[size] * 0.5:  # keep half the instance free: OS, peaks, page cache
+        if need_mb <= usable_mb(strategy, SIZE_MEMORY_MB[size]):
             return size
     return SIZES[-1]
+
+
+def _suggested_size(app: App, traffic: str, strategy: int = common_pb2.STRATEGY_VM) -> str:
+    """The size class the framework's memory profile suggests: what static analysis can know."""
+    return _size_for(memory_need_mb(app, traffic), strategy)
 
 
 def _bigger(size: str, steps: int = 1) -> str:
@@ -389,17 +432,29 @@ def _bigger(size: str, steps: int = 1) -> str:
 
 
 def _plan_rules(scenario: Scenario, family: str) -> PlanChoice:
-    """The knowledge-base rules, given a family (the oracle knows it; static analysis assumes standard)."""
+    """The knowledge-base rules, given a family (the oracle knows it; static analysis assumes standard).
+
+    The cheapest plan that works and does what the intent asks: autoscaling (asked, high traffic or
+    bursts) -> Kubernetes; high availability alone -> two VMs across zones behind a load balancer
+    (the same redundancy as a two-node cluster for one service, without the control plane's fee);
+    autoscaling within a budget the cluster's fee breaks -> a VM autoscaling group; light traffic on a stack that can run as functions -> serverless; else one VM.
+    """
     app, intent = scenario.app, scenario.intent
     if app.framework == "static":
         return PlanChoice(common_pb2.STRATEGY_SERVERLESS, "small")
-    size = _suggested_size(app, intent.traffic)
-    if family == "memory-hungry":
-        size = _bigger(size)  # twice the memory: sizes double
+    need = memory_need_mb(app, intent.traffic, family)
     ha = intent.high_availability or family == "needs-ha"
     scaling = intent.autoscaling or intent.traffic == "high" or family == "bursty"
-    if ha or scaling:
-        return PlanChoice(common_pb2.STRATEGY_KUBERNETES, size, instances=2 if ha else 1, autoscaling=scaling)
+    size = _size_for(need, common_pb2.STRATEGY_VM)
+    if scaling:
+        cluster = PlanChoice(common_pb2.STRATEGY_KUBERNETES, _size_for(need, common_pb2.STRATEGY_KUBERNETES),
+                             instances=2 if ha else 1, autoscaling=True)
+        group = PlanChoice(common_pb2.STRATEGY_VM, size, instances=2 if ha else 1, autoscaling=True)
+        if intent.budget and monthly_cost(scenario, cluster)[0] > intent.budget >= monthly_cost(scenario, group)[0]:
+            return group  # the control plane's fee does not fit the budget; an autoscaling group does
+        return cluster
+    if ha:
+        return PlanChoice(common_pb2.STRATEGY_VM, size, instances=2)
     blocked = any(t in SERVERLESS_BLOCKERS for t in app.traits)
     if intent.traffic == "low" and app.stack.serverless_capable and not blocked and family != "cold-start":
         return PlanChoice(common_pb2.STRATEGY_SERVERLESS, size)
@@ -418,7 +473,7 @@ def knowledge_base_plan(scenario: Scenario) -> PlanChoice:
 
 
 def is_correct(scenario: Scenario, strategy: int, size: str) -> bool:
-    """The decision-accuracy criterion: strategy and size class both match the oracle's."""
+    """The strict decision-accuracy criterion: strategy and size class both match the oracle's."""
     expected = oracle(scenario)
     return strategy == expected.strategy and size == expected.size
 
@@ -430,21 +485,41 @@ def _where(scenario: Scenario, plan: PlanChoice) -> str:
     return cloud["instances"][plan.size][0]
 
 
-def simulate(scenario: Scenario, plan: PlanChoice, seed: int = 0) -> SimulatedOutcome:
+def fits(scenario: Scenario, strategy: int, memory_mb: float) -> bool:
+    """Does the app's real working set (latent family included) fit an instance, node or function
+    of `memory_mb`? VMs and nodes by `usable_mb`; a function by the class its need falls in on a VM
+    (functions serve one request at a time: 512 MB serves what a 2 GB VM serves)."""
+    need = memory_need_mb(scenario.app, scenario.intent.traffic, scenario.family)
+    if strategy == common_pb2.STRATEGY_SERVERLESS:
+        return memory_mb >= SERVERLESS_MEMORY_MB[_size_for(need, common_pb2.STRATEGY_VM)]
+    return need <= usable_mb(strategy, memory_mb)
+
+
+def plan_memory_mb(plan: PlanChoice) -> int:
+    """Memory of one instance/node/function of a plan on the oracle's ladder."""
+    return SERVERLESS_MEMORY_MB[plan.size] if plan.strategy == common_pb2.STRATEGY_SERVERLESS else SIZE_MEMORY_MB[plan.size]
+
+
+def simulate(scenario: Scenario, plan: PlanChoice, seed: int = 0, *, memory_mb: float | None = None,
+             where: str | None = None) -> SimulatedOutcome:
     """Deploying `plan` for `scenario`: what happens, with a reason an engineer would write.
 
     Checks in the order a real failure shows itself: the platform refuses the workload, then the
     process dies (memory), then it runs but degrades (capacity, bursts). A plan as good as the
     oracle's always succeeds. `seed` only varies the metrics' noise, never the outcome.
+    `memory_mb`/`where`: the real memory and name of what the plan ran on, when it is not one of
+    the ladder's four types (a 1 GiB t3.micro, a 32 GiB t3.2xlarge, a c5.large...).
     """
     app, intent = scenario.app, scenario.intent
     expected = oracle(scenario)
     rng = random.Random(f"{scenario.key}:{plan.label}:{seed}")
-    where = _where(scenario, plan)
-    need_mb = SIZE_MEMORY_MB[expected.size] * 0.5
+    where = where or _where(scenario, plan)
     serverless = plan.strategy == common_pb2.STRATEGY_SERVERLESS
-    capacity_mb = SERVERLESS_MEMORY_MB[plan.size] if serverless else SIZE_MEMORY_MB[plan.size]
-    usage = min(1.0, need_mb / capacity_mb)
+    capacity_mb = float(memory_mb if memory_mb is not None else plan_memory_mb(plan))
+    need_mb = memory_need_mb(app, intent.traffic, scenario.family)
+    usable = capacity_mb if serverless else capacity_mb if plan.strategy == common_pb2.STRATEGY_VM else max(0.0, capacity_mb - K8S_SYSTEM_RESERVED_MB)
+    # Peak memory over what the app may use (utilisation of the instance's memory).
+    usage = min(1.0, need_mb / usable) if usable > 0 else 1.0
 
     def result(outcome: int, reason: str, latency: float, errors: float, restarts: int = 0) -> SimulatedOutcome:
         return SimulatedOutcome(outcome, reason, round(usage, 2), round(latency * rng.uniform(0.9, 1.1), 1),
@@ -468,7 +543,7 @@ def simulate(scenario: Scenario, plan: PlanChoice, seed: int = 0) -> SimulatedOu
                 reason = f"request timeouts under sustained load on {where}"
             return result(common_pb2.OUTCOME_DEGRADED, reason, 3_000, 0.03)
     if not serverless or app.framework != "static":
-        if SIZES.index(plan.size) < SIZES.index(expected.size):
+        if not fits(scenario, plan.strategy, capacity_mb):
             restarts = rng.randint(3, 40)
             return result(common_pb2.OUTCOME_FAILED, f"OOMKilled on {where}", 0, 0.6, restarts)
     if plan.strategy != common_pb2.STRATEGY_SERVERLESS:
@@ -482,9 +557,107 @@ def simulate(scenario: Scenario, plan: PlanChoice, seed: int = 0) -> SimulatedOu
     return result(common_pb2.OUTCOME_SUCCESS, "", latency, 0.001)
 
 
-def over_provisioned(scenario: Scenario, plan: PlanChoice) -> bool:
-    """Two or more sizes above what was needed: it works, but people vote it down for the bill."""
-    return SIZES.index(plan.size) >= SIZES.index(oracle(scenario).size) + 2
+# Memory of every size a plan can run on, per strategy, smallest first: the oracle's ladder plus a
+# 1 GiB instance for VMs (a 1 GiB Kubernetes node has nothing left for pods).
+FIT_LADDER_MB = {
+    common_pb2.STRATEGY_VM: (MICRO_MEMORY_MB, *SIZE_MEMORY_MB.values()),
+    common_pb2.STRATEGY_KUBERNETES: tuple(SIZE_MEMORY_MB.values()),
+    common_pb2.STRATEGY_SERVERLESS: tuple(SERVERLESS_MEMORY_MB.values()),
+}
+# "Not wasteful": at most this many doublings of memory above the smallest size that works for the
+# plan's strategy. One class up is ordinary caution (peak memory still 25-50% of the instance);
+# two or more (peak under ~25%) is what teams vote down for the bill.
+WASTE_STEPS = 2
+
+
+def smallest_fit_mb(scenario: Scenario, strategy: int) -> float | None:
+    """Memory of the smallest instance/node/function of `strategy` the app fits (None: none does)."""
+    return next((m for m in FIT_LADDER_MB[strategy] if fits(scenario, strategy, m)), None)
+
+
+def size_steps_above_fit(scenario: Scenario, strategy: int, memory_mb: float) -> int:
+    """Doublings of memory between `memory_mb` and the smallest size that works (0: it is the
+    smallest; negative: too small)."""
+    smallest = smallest_fit_mb(scenario, strategy)
+    if smallest is None:
+        return 0
+    return round(math.log2(max(memory_mb, 1) / smallest))
+
+
+def over_provisioned(scenario: Scenario, plan: PlanChoice, memory_mb: float | None = None) -> bool:
+    """Two or more sizes above the smallest that works for the plan's strategy: it works, but
+    people vote it down for the bill. `memory_mb`: the real memory when not on the ladder."""
+    memory = memory_mb if memory_mb is not None else plan_memory_mb(plan)
+    return size_steps_above_fit(scenario, plan.strategy, memory) >= WASTE_STEPS
+
+
+def _meets_intent(scenario: Scenario, plan: PlanChoice) -> list[str]:
+    """What the intent asked that the plan does not do (functions are multi-zone and scale by design)."""
+    intent, missing = scenario.intent, []
+    if plan.strategy == common_pb2.STRATEGY_SERVERLESS:
+        return missing
+    if intent.high_availability and plan.instances < 2:
+        missing.append(f"no high availability: {plan.instances} instance, redundancy across zones was asked for")
+    if intent.autoscaling and not plan.autoscaling:
+        missing.append("no autoscaling, which was asked for")
+    return missing
+
+
+def cheapest_acceptable_cost(scenario: Scenario) -> float:
+    """The world's monthly cost of the cheapest plan on the ladder that succeeds and does what the
+    intent asks: what a budget can be compared with (a budget under it cannot be met)."""
+    best = math.inf
+    for strategy in (common_pb2.STRATEGY_VM, common_pb2.STRATEGY_KUBERNETES, common_pb2.STRATEGY_SERVERLESS):
+        for size in SIZES:
+            for instances, scaling in ((1, False), (2, False), (1, True), (2, True)):
+                choice = PlanChoice(strategy, size, instances, scaling)
+                if simulate(scenario, choice).outcome == common_pb2.OUTCOME_SUCCESS and not _meets_intent(scenario, choice):
+                    best = min(best, monthly_cost(scenario, choice)[0])
+    return best
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the simulated team thinks of a deployed plan: a thumbs up or down and why. `reasons`
+    are the structured comments (one per problem; the first is the vote's comment)."""
+
+    vote: int
+    reasons: tuple[str, ...]
+
+    @property
+    def up(self) -> bool:
+        return self.vote > 0
+
+    @property
+    def comment(self) -> str:
+        return self.reasons[0]
+
+
+def verdict(scenario: Scenario, plan: PlanChoice, result: SimulatedOutcome, *, memory_mb: float | None = None,
+            where: str | None = None, cost: float | None = None) -> Verdict:
+    """Thumbs up when the deployment worked (no failure or degradation), did what the intent asked
+    (high availability, autoscaling, budget) and is not wasteful (under `WASTE_STEPS` sizes above the
+    smallest that works for its strategy). `memory_mb`/`where`: what it really ran on; `cost`: its
+    monthly cost (default: the world's price of `plan`). Region and cloud are the caller's to check
+    (a PlanChoice has neither).
+
+    Budget: over it is a fault only when a plan that works and meets the intent fits it (a soft
+    budget nobody can meet is a warning, not a wrong plan).
+    """
+    where = where or _where(scenario, plan)
+    memory = float(memory_mb if memory_mb is not None else plan_memory_mb(plan))
+    if result.outcome != common_pb2.OUTCOME_SUCCESS:
+        return Verdict(-1, (result.reason,))
+    problems = _meets_intent(scenario, plan)
+    budget = scenario.intent.budget
+    spent = monthly_cost(scenario, plan)[0] if cost is None else cost
+    if budget and spent > budget and cheapest_acceptable_cost(scenario) <= budget:
+        problems.append(f"over budget: ${spent:,.0f}/month for a ${budget:,.0f} budget")
+    if over_provisioned(scenario, plan, memory):
+        problems.append(f"over-provisioned: peak memory {result.memory_utilization:.0%} of {where}")
+    if problems:
+        return Verdict(-1, tuple(problems))
+    return Verdict(1, (f"right-sized: peak memory {result.memory_utilization:.0%} of {where}",))
 
 
 # --- plans as contract messages, costs ---------------------------------------------------------

@@ -161,3 +161,70 @@ def test_evaluation_items_and_training_pairs():
     assert all(0 <= p["label"] <= 1 for p in pairs)
     labels = collections.Counter(p["label"] for p in pairs)
     assert labels[0.0] > 0 and labels[1.0] > 0  # both ends are taught
+
+
+# --- the world's rules, settled on real-world facts (docs/planner.md, "The benchmark's world") ----
+
+
+def test_kubernetes_nodes_lose_a_gigabyte_to_the_system_and_two_gigabyte_nodes_are_marginal():
+    assert scenarios.usable_mb(common_pb2.STRATEGY_VM, 2048) == 1024
+    assert scenarios.usable_mb(common_pb2.STRATEGY_KUBERNETES, 2048) == 768
+    assert scenarios.usable_mb(common_pb2.STRATEGY_KUBERNETES, 4096) == 2304
+    assert scenarios.usable_mb(common_pb2.STRATEGY_KUBERNETES, 1024) == 0  # a 1 GiB node holds no app
+    # An app between the two runs on a 2 GB VM but not on a 2 GB node.
+    scenario = next(s for s in ScenarioGenerator(seed=30).scenarios(500)
+                    if 768 < scenarios.memory_need_mb(s.app, s.intent.traffic, s.family) <= 1024 and s.app.framework != "static")
+    vm, node = PlanChoice(common_pb2.STRATEGY_VM, "small", 2), PlanChoice(common_pb2.STRATEGY_KUBERNETES, "small", 2)
+    assert scenarios.fits(scenario, common_pb2.STRATEGY_VM, 2048) and not scenarios.fits(scenario, common_pb2.STRATEGY_KUBERNETES, 2048)
+    assert simulate(scenario, node).reason.startswith("OOMKilled on ")
+    assert "OOMKilled" not in simulate(scenario, vm).reason
+
+
+def test_a_one_gigabyte_instance_runs_what_fits_half_of_it():
+    generator = ScenarioGenerator(seed=31)
+    for scenario in generator.scenarios(300):
+        if scenario.app.framework == "static":
+            continue
+        need = scenarios.memory_need_mb(scenario.app, scenario.intent.traffic, scenario.family)
+        result = simulate(scenario, PlanChoice(common_pb2.STRATEGY_VM, "small", 2, True), memory_mb=1024, where="t3.micro")
+        assert (result.reason == "OOMKilled on t3.micro") == (need > 512), (need, result.reason)
+
+
+def test_high_availability_alone_is_two_vms_and_autoscaling_a_cluster_unless_the_budget_forbids_it():
+    for scenario in ScenarioGenerator(seed=32).scenarios(1500):
+        expected, intent = oracle(scenario), scenario.intent
+        if scenario.app.framework == "static":
+            continue
+        scaling = intent.autoscaling or intent.traffic == "high" or scenario.family == "bursty"
+        ha = intent.high_availability or scenario.family == "needs-ha"
+        if ha and not scaling:
+            assert (expected.strategy, expected.instances, expected.autoscaling) == (common_pb2.STRATEGY_VM, 2, False)
+        if scaling:
+            assert expected.autoscaling
+            if expected.strategy == common_pb2.STRATEGY_VM:  # only to fit a budget the control plane's fee breaks
+                cluster = PlanChoice(common_pb2.STRATEGY_KUBERNETES, expected.size, expected.instances, True)
+                assert intent.budget and scenarios.monthly_cost(scenario, cluster)[0] > intent.budget
+
+
+def test_the_oracles_plans_get_a_thumbs_up_and_waste_is_voted_down():
+    for scenario in ScenarioGenerator(seed=33).scenarios(600):
+        expected = oracle(scenario)
+        verdict = scenarios.verdict(scenario, expected, simulate(scenario, expected))
+        assert verdict.up, (scenarios.describe(scenario), verdict)
+        assert verdict.comment.startswith("right-sized: peak memory ")
+        if scenario.app.framework == "static" or expected.strategy == common_pb2.STRATEGY_SERVERLESS:
+            continue
+        two_up = SIZES.index(expected.size) + 2
+        if two_up < len(SIZES) and not scenario.intent.budget:
+            bigger = PlanChoice(expected.strategy, SIZES[two_up], expected.instances, expected.autoscaling)
+            verdict = scenarios.verdict(scenario, bigger, simulate(scenario, bigger))
+            assert verdict.vote == -1 and verdict.comment.startswith("over-provisioned: peak memory ")
+
+
+def test_a_failure_is_voted_down_with_its_reason():
+    scenario = next(s for s in ScenarioGenerator(seed=34).scenarios(300) if s.family == "memory-hungry"
+                    and oracle(s).strategy == common_pb2.STRATEGY_VM and oracle(s).size != "small")
+    expected = oracle(scenario)
+    smaller = PlanChoice(expected.strategy, SIZES[SIZES.index(expected.size) - 1], expected.instances)
+    result = simulate(scenario, smaller)
+    assert scenarios.verdict(scenario, smaller, result) == scenarios.Verdict(-1, (result.reason,))

@@ -275,7 +275,7 @@ def test_merge_of_another_strategy_and_region_reprices_in_that_region():
                                        monthly_requests=s.ctx.monthly_requests, duration_ms=s.ctx.profile.duration_ms)
     assert merged.cost == expected
     vm_alternatives = [a for a in merged.alternatives if a.strategy == common_pb2.STRATEGY_VM]
-    assert len(vm_alternatives) == 1 and vm_alternatives[0].reason.startswith("knowledge-base plan (1 x t3.micro in eu-west-3")
+    assert len(vm_alternatives) == 1 and vm_alternatives[0].reason.startswith("knowledge-base plan (1 x t3.small in eu-west-3")
     assert common_pb2.STRATEGY_SERVERLESS not in [a.strategy for a in merged.alternatives]
     assert merged.reason.startswith("Serverless in AWS us-east-1: functions 512 MB / 30 s")
 

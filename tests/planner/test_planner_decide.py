@@ -16,6 +16,8 @@ from scia.v1 import common_pb2, planner_pb2, rag_pb2
 S, C = common_pb2.Strategy, common_pb2.Cloud
 CAT = bundled_catalogue()
 FLASK = {"requirements.txt": "flask==3.0.0\ngunicorn\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n"}
+# A light app whose knowledge-base VM is the smallest type (t3.micro): room to learn upward.
+FASTAPI = {"requirements.txt": "fastapi\nuvicorn\n", "main.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
 
 
 def plan_for(files: dict, prompt: str = "", retrieved=None, constraints=None, **intent_fields) -> common_pb2.Plan:
@@ -135,6 +137,17 @@ def test_long_jobs_block_serverless():
     assert "over the 15-minute function limit" in serverless.reason and serverless.confidence == 0
 
 
+def test_long_jobs_of_unknown_duration_are_an_anti_pattern_for_functions():
+    analysis = common_pb2.RepositoryAnalysis(applications=[common_pb2.Application(
+        name="reports", language="node", framework="express",
+        traits=[common_pb2.Trait(kind=common_pb2.TRAIT_KIND_LONG_RUNNING_JOBS, evidence=[common_pb2.Evidence(file="jobs.js", line=4)])])])
+    prompt = "a reporting API for a handful of internal users"
+    plan = make_plan(analysis, common_pb2.DeploymentIntent(prompt=prompt), understand(prompt), planner_pb2.CloudConstraints(), CAT, None)
+    assert plan.strategy != S.STRATEGY_SERVERLESS
+    serverless = next(a for a in plan.alternatives if a.strategy == S.STRATEGY_SERVERLESS)
+    assert "anti-pattern: long-running jobs (jobs.js:4) with no declared duration" in serverless.reason and serverless.confidence > 0
+
+
 def test_static_site_goes_serverless_on_object_storage():
     plan = plan_for({"index.html": "<html></html>"}, "")
     assert plan.strategy == S.STRATEGY_SERVERLESS
@@ -227,10 +240,10 @@ def past(record_id: str, strategy: int, outcome: int, *, score: float, reason: s
 
 
 def test_an_out_of_memory_failure_sizes_up_and_is_cited():
-    before = plan_for(FLASK, "on a VM")
+    before = plan_for(FASTAPI, "on a VM")
     assert before.configuration.vm.instance_type == "t3.micro"
     failure = past("r1", S.STRATEGY_VM, common_pb2.OUTCOME_FAILED, score=0.82, reason="OOMKilled: out of memory", instance="t3.micro")
-    after = plan_for(FLASK, "on a VM", retrieved=[failure])
+    after = plan_for(FASTAPI, "on a VM", retrieved=[failure])
     assert after.configuration.vm.instance_type == "t3.small"
     citation = after.citations[0]
     assert (citation.record_id, citation.influence, citation.outcome) == ("r1", "t3.micro -> t3.small", common_pb2.OUTCOME_FAILED)
@@ -244,9 +257,9 @@ def test_an_out_of_memory_failure_sizes_up_and_is_cited():
 def test_disagreeing_successes_outweigh_a_weak_failure():
     failure = past("f", S.STRATEGY_VM, common_pb2.OUTCOME_FAILED, score=0.5, reason="out of memory", instance="t3.micro")
     successes = [past(f"s{i}", S.STRATEGY_VM, common_pb2.OUTCOME_SUCCESS, score=0.6, instance="t3.micro", up=3) for i in range(2)]
-    evidence = retrieval.assess([failure, *successes], common_pb2.Application(framework="flask", language="python"), CAT)
+    evidence = retrieval.assess([failure, *successes], common_pb2.Application(framework="fastapi", language="python"), CAT)
     assert S.STRATEGY_VM not in evidence.memory_floor_gb
-    plan = plan_for(FLASK, "on a VM", retrieved=[failure, *successes])
+    plan = plan_for(FASTAPI, "on a VM", retrieved=[failure, *successes])
     assert plan.configuration.vm.instance_type == "t3.micro"
     assert all(c.influence.startswith("supports vm") for c in plan.citations)
 
@@ -276,11 +289,11 @@ def test_cold_start_failures_push_away_from_serverless():
 
 def test_well_rated_success_pulls_toward_its_size():
     success = past("good", S.STRATEGY_VM, common_pb2.OUTCOME_SUCCESS, score=0.9, instance="t3.small", up=5)
-    plan = plan_for(FLASK, "on a VM", retrieved=[success])
+    plan = plan_for(FASTAPI, "on a VM", retrieved=[success])
     assert plan.configuration.vm.instance_type == "t3.small"
     assert plan.citations[0].influence == "t3.micro -> t3.small"
     disliked = past("bad", S.STRATEGY_VM, common_pb2.OUTCOME_SUCCESS, score=0.9, instance="t3.small", down=5)
-    assert plan_for(FLASK, "on a VM", retrieved=[disliked]).configuration.vm.instance_type == "t3.micro"
+    assert plan_for(FASTAPI, "on a VM", retrieved=[disliked]).configuration.vm.instance_type == "t3.micro"
 
 
 def test_serverless_memory_failure_raises_function_memory():
@@ -291,3 +304,47 @@ def test_serverless_memory_failure_raises_function_memory():
     after = plan_for(files, "serverless", retrieved=[failure])
     assert after.configuration.serverless.memory_mb > before.configuration.serverless.memory_mb
     assert after.citations[0].influence == f"{before.configuration.serverless.memory_mb} MB -> {after.configuration.serverless.memory_mb} MB"
+
+
+def test_when_nothing_fits_the_budget_the_least_over_is_preferred():
+    plan = plan_for(FLASK, "Flask API with high availability and autoscaling for 30,000 users, budget $60 a month")
+    over = {a.strategy: a.cost.monthly_total_usd for a in plan.alternatives}
+    assert plan.cost.monthly_total_usd > 60 and plan.budget.status == common_pb2.BudgetVerdict.STATUS_OVER
+    assert all(plan.cost.monthly_total_usd <= cost for strategy, cost in over.items() if cost > 60)
+
+
+def test_memory_per_instance_grows_with_load_but_a_functions_does_not():
+    light = plan_for(FASTAPI, "on a VM, 5 rps")
+    moderate = plan_for(FASTAPI, "on a VM, 50 rps")
+    assert CAT.memory_gb(C.CLOUD_AWS, moderate.configuration.vm.instance_type) > CAT.memory_gb(C.CLOUD_AWS, light.configuration.vm.instance_type)
+    assert "x2 for moderate load (50 requests/s" in moderate.reason
+    # One request per function instance: the process's memory whatever the load, at least 512 MB.
+    small = plan_for(FASTAPI, "serverless, 5 rps").configuration.serverless.memory_mb
+    busy = plan_for(FASTAPI, "serverless, 50 rps").configuration.serverless.memory_mb
+    assert small == busy == 512
+
+
+def test_a_heavy_load_gets_autoscaling_unless_the_size_is_fixed():
+    plan = plan_for(FLASK, "Flask API, 400 rps")
+    config = plan.configuration
+    scaling = (config.vm.max_count > config.vm.min_count if config.WhichOneof("workload") == "vm"
+               else config.kubernetes.max_nodes > config.kubernetes.min_nodes)
+    assert scaling and any("autoscaling planned although not asked for: 400 requests/s" in w for w in plan.warnings)
+    assert not plan.requirements.autoscaling  # what the request said stays as it was
+    fixed = plan_for(FLASK, "Flask API, 400 rps, on a VM, 6 instances")
+    assert fixed.configuration.vm.min_count == fixed.configuration.vm.max_count == 6
+    assert not any("autoscaling planned" in w for w in fixed.warnings)
+
+
+def test_autoscaling_one_small_service_is_an_autoscaling_group_not_a_cluster():
+    plan = plan_for(FLASK, "Flask API for a few thousand users, it should autoscale")
+    assert plan.strategy == S.STRATEGY_VM and plan.configuration.vm.max_count > plan.configuration.vm.min_count
+    cluster = next(a for a in plan.alternatives if a.strategy == S.STRATEGY_KUBERNETES)
+    assert "overkill (an autoscaling group of VMs scales one service too)" in cluster.reason
+
+
+def test_memory_over_the_function_maximum_blocks_functions():
+    # 12 GB asked for one process is over the 10 GB function maximum: a blocker.
+    huge = plan_for(FASTAPI, "12 GB of RAM, 5 rps")
+    serverless = next(a for a in huge.alternatives if a.strategy == S.STRATEGY_SERVERLESS)
+    assert "12288 MB is over the 10240 MB function maximum" in serverless.reason and serverless.confidence == 0

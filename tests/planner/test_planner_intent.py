@@ -45,6 +45,14 @@ CASES: list[tuple[str, dict]] = [
     ("A blog. Nothing special.", {"rps": 0, "users": 0, "ha": False, "autoscaling": False, "budget": 0, "strategy": S.STRATEGY_UNSPECIFIED, "cloud": C.CLOUD_UNSPECIFIED}),
     ("Use 3 worker nodes with 8 GiB memory each on EKS", {"count": 3, "memory": 8192, "strategy": S.STRATEGY_KUBERNETES}),
     ("p95 latency 200ms, zero downtime deploys, 120 qps", {"latency": 200, "ha": True, "rps": 120}),
+    # Traffic in words, no number: an order of magnitude of users.
+    ("an internal dashboard for a handful of internal users", {"users": 20, "rps": 0}),
+    ("expect a few thousand users", {"users": 3000}),
+    ("moderate load on weekdays", {"users": 3000}),
+    ("a large audience at launch", {"users": 30_000}),
+    ("tens of thousands of users", {"users": 30_000}),
+    ("heavy traffic, 600 requests per second", {"rps": 600, "users": 0}),
+    ("about 300 users a day", {"users": 300}),
 ]
 
 

@@ -97,3 +97,16 @@ def test_what_the_intent_already_asks_is_not_relearned():
 def test_other_failures_teach_no_capacity_need():
     oom = past("oom", common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small")
     assert not retrieval.assess([oom], APP, CAT, rps=20).needs
+
+
+def test_a_lesson_applies_a_fortiori_across_loads():
+    # Saturated at 20 users (1 request/s): an app expecting 300 requests/s will saturate too.
+    small = past("small", common_pb2.OUTCOME_DEGRADED, reason=SATURATED, users=20)
+    assert retrieval.load_factor(small.record, 300.0) == 1.0
+    assert "high_availability" in retrieval.assess([small], APP, CAT, rps=300.0).needs
+    # Coped on one instance at 30,000 users: evidence against the need for an app at 20 requests/s...
+    big_ok = past("big-ok", common_pb2.OUTCOME_SUCCESS, users=30_000, up=1)
+    assert retrieval.load_factor(big_ok.record, 20.0) == 1.0
+    # ...but coping at 20 users says little about 300 requests/s.
+    small_ok = past("small-ok", common_pb2.OUTCOME_SUCCESS, users=20, up=1)
+    assert retrieval.load_factor(small_ok.record, 300.0) == 0.2

@@ -45,7 +45,7 @@ class PlannerSettings(ServiceSettings):
     # --- retrieval (the RAG service) -----------------------------------------------------
     rag_target: str = Field("", description="host:port of scia.v1.DeploymentMemory; empty disables retrieval.")
     rag_timeout_seconds: float = Field(2.0, gt=0, le=60, description="Deadline of one Retrieve call.")
-    retrieval_limit: int = Field(8, ge=1, le=50, description="Past deployments retrieved per plan.")
+    retrieval_limit: int = Field(16, ge=1, le=50, description="Past deployments retrieved per plan (enough to tell a library common among neighbours from a rare one).")
 
     # --- optional LLM backend (any OpenAI-compatible chat-completions endpoint) ----------
     llm_base_url: str = Field(

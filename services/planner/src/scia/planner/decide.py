@@ -78,6 +78,29 @@ DEFAULT_NODE_VOLUME_GB = 30
 DEFAULT_FUNCTION_TIMEOUT = 30
 DEFAULT_MANAGED_STORAGE_GB = 20
 KNOWN_POLICIES = {"require-https", "enable-monitoring"}
+VM_HEADROOM = 1.5
+VM_OS_MB = 512
+# Kubernetes nodes start at the ladder's third type (4 GB: t3.medium, e2-medium, Standard_B2s):
+# on a 2 GB node the kubelet's reservation and the system DaemonSets leave about 1 GB for pods.
+K8S_MIN_NODE_INDEX = 2
+
+
+# The working set of an instance grows with the load it serves: a light load runs on one worker
+# process; a moderate one needs a worker per vCPU (gunicorn/puma/php-fpm/cluster), their connection
+# pools and buffers; a heavy one keeps every worker busy with more requests in flight. The
+# profiles' peak is the light-load figure. (requests/s up to, factor, name)
+LOAD_MEMORY_FACTORS: tuple[tuple[float, float, str], ...] = ((10.0, 1.0, "light"), (100.0, 2.0, "moderate"), (math.inf, 4.0, "heavy"))
+# Functions below this get a CPU share too small for a web framework (Lambda gives CPU in
+# proportion to memory; cold starts of Python/Node frameworks grow sharply under 512 MB).
+MIN_FUNCTION_MEMORY_MB = 512
+
+
+def load_memory_factor(rps: float) -> tuple[float, str]:
+    """(memory multiplier, load name) for a peak of `rps` requests/s."""
+    for limit, factor, name in LOAD_MEMORY_FACTORS:
+        if rps <= limit:
+            return factor, name
+    return LOAD_MEMORY_FACTORS[-1][1], LOAD_MEMORY_FACTORS[-1][2]
 
 
 def profile_for(app: common_pb2.Application) -> tuple[str, Profile]:
@@ -103,7 +126,8 @@ class Context:
     rps: float = 10.0
     rps_note: str = ""
     monthly_requests: float = 0.0
-    memory_mb: int = 512
+    memory_mb: int = 512  # working set of one instance/pod at the planned load
+    function_memory_mb: int = 512  # of one function instance (one request at a time)
     memory_note: str = ""
     profile: Profile = PROFILES["flask"]
     profile_name: str = "flask"
@@ -176,8 +200,14 @@ def build_context(
     if ctx.trait(TraitKind.TRAIT_KIND_ML_INFERENCE):
         memory += ML_MEMORY_MB
         notes.append(f"+{ML_MEMORY_MB} MB for ML libraries{_where(ctx.trait(TraitKind.TRAIT_KIND_ML_INFERENCE))}")
+    # A function instance serves one request at a time: its memory is the process's, whatever the load.
+    ctx.function_memory_mb = memory
+    factor, tier = load_memory_factor(ctx.rps)
+    if factor > 1:
+        memory = int(memory * factor)
+        notes.append(f"x{factor:g} for {tier} load ({ctx.rps:g} requests/s: more worker processes and connections per instance)")
     if understanding.requirements.memory_mb:
-        memory = understanding.requirements.memory_mb
+        memory = ctx.function_memory_mb = understanding.requirements.memory_mb
         notes = [f"{memory} MB asked for in the intent"]
     ctx.memory_mb, ctx.memory_note = memory, ", ".join(notes)
 
@@ -251,7 +281,9 @@ def _override_type(ctx: Context) -> str:
 def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[common_pb2.VmConfig, list[str]]:
     notes = []
     gpu = ctx.trait(TraitKind.TRAIT_KIND_GPU)
-    need = ctx.memory_mb * 1.25 + 256  # 25% headroom and the OS
+    # Headroom: the OS and the cloud's agents (SSM, logs, metrics) take ~0.5 GB; +50% for the
+    # page cache, peaks and a deploy that starts the new process before stopping the old one.
+    need = ctx.memory_mb * VM_HEADROOM + VM_OS_MB
     if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER):
         need += ctx.memory_mb * 0.5  # a worker process beside the web process
     override = _override_type(ctx)
@@ -263,7 +295,7 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
         notes.append(f"{instance}: GPU required{_where(gpu)}")
     else:
         instance = preferred or _smallest_with(ctx, need, above_gb=floor_gb)
-        notes.append(f"{instance} fits {need:.0f} MB ({ctx.memory_note}, +25% headroom, +256 MB OS)")
+        notes.append(f"{instance} fits {need:.0f} MB ({ctx.memory_note}, +50% headroom, +{VM_OS_MB} MB OS and agents)")
     spec = ctx.catalogue.spec(ctx.cloud, instance) or {"vcpu": 1}
     per_instance = spec["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
     count = max(1, math.ceil(ctx.rps / per_instance))
@@ -318,7 +350,7 @@ def size_kubernetes(ctx: Context, floor_gb: float = 0.0, preferred: str = "", po
         node = ctx.catalogue.cloud(ctx.cloud)["gpu_types"][0]
     else:
         # Nodes under 4 GB are mostly eaten by the system pods; start at the 4 GB type.
-        node = preferred or _smallest_with(ctx, max(4096, pod_memory * 1.5), above_gb=floor_gb, minimum=ladder[2])
+        node = preferred or _smallest_with(ctx, max(4096, pod_memory * 1.5), above_gb=floor_gb, minimum=ladder[K8S_MIN_NODE_INDEX])
     spec = ctx.catalogue.spec(ctx.cloud, node) or {"vcpu": 2, "memory_gb": 4}
     allocatable_mb = spec["memory_gb"] * 1024 * 0.75 - 256
     allocatable_cpu = spec["vcpu"] * 1000 * 0.85 - 100
@@ -340,8 +372,9 @@ def size_kubernetes(ctx: Context, floor_gb: float = 0.0, preferred: str = "", po
 def size_serverless(ctx: Context, floor_mb: int = 0) -> tuple[common_pb2.ServerlessConfig, list[str]]:
     if ctx.trait(TraitKind.TRAIT_KIND_STATIC_SITE):
         return common_pb2.ServerlessConfig(memory_mb=128, timeout_seconds=3), ["static files from object storage behind a CDN"]
-    memory = pricing.round_function_memory(max(ctx.memory_mb, 256, floor_mb + 1))
-    notes = [f"{memory} MB per function ({ctx.memory_note})"]
+    memory = pricing.round_function_memory(max(ctx.function_memory_mb, MIN_FUNCTION_MEMORY_MB, floor_mb + 1))
+    notes = [f"{memory} MB per function ({ctx.profile_name} profile {ctx.function_memory_mb} MB, at least "
+             f"{MIN_FUNCTION_MEMORY_MB} MB for the CPU share a web framework needs)"]
     timeout = DEFAULT_FUNCTION_TIMEOUT
     long_jobs = ctx.trait(TraitKind.TRAIT_KIND_LONG_RUNNING_JOBS)
     if long_jobs and long_jobs.value.rstrip("s").isdigit():
@@ -413,9 +446,45 @@ def build_candidate(ctx: Context, strategy: int, memory: retrieval.MemoryEvidenc
     else:
         fn, candidate.sizing_notes = size_serverless(ctx, int(floor_gb * 1024))
         candidate.configuration.serverless.CopyFrom(fn)
+    if memory and strategy in memory.memory_ceiling_gb:
+        _size_down_under_ceiling(ctx, candidate, memory.memory_ceiling_gb[strategy], floor_gb)
     _score(ctx, candidate)
     price(ctx, candidate)
     return candidate
+
+
+def _size_down_under_ceiling(ctx: Context, candidate: Candidate, ceiling_gb: float, floor_gb: float) -> None:
+    """One size down when similar deployments were voted over-provisioned at this size or a smaller
+    one, if the smaller size still holds the process (+ OS, or the pod on a node that keeps the
+    knowledge base's 4 GB node minimum) and stays above any memory floor. Never for an instance
+    type the request names or a GPU type."""
+    if ctx.req.instance_type or ctx.trait(TraitKind.TRAIT_KIND_GPU) or candidate.strategy not in (VM, K8S):
+        return
+    config = candidate.configuration
+    current = config.vm.instance_type if candidate.strategy == VM else config.kubernetes.node_type
+    ladder = ctx.catalogue.ladder(ctx.cloud)
+    if current not in ladder or ctx.catalogue.memory_gb(ctx.cloud, current) < ceiling_gb:
+        return
+    index = ladder.index(current)
+    lowest = K8S_MIN_NODE_INDEX if candidate.strategy == K8S else 0
+    if index - 1 < lowest:
+        return
+    lower = ladder[index - 1]
+    lower_mb = ctx.catalogue.memory_gb(ctx.cloud, lower) * 1024
+    if lower_mb <= floor_gb * 1024:
+        return
+    if candidate.strategy == VM:
+        if lower_mb < ctx.memory_mb + 256:
+            return
+        vm, notes = size_vm(ctx, floor_gb, preferred=lower)
+        config.vm.CopyFrom(vm)
+    else:
+        if lower_mb * 0.75 - 256 < config.kubernetes.pod_memory_mb:
+            return
+        k8s, notes = size_kubernetes(ctx, floor_gb, preferred=lower)
+        config.kubernetes.CopyFrom(k8s)
+    candidate.sizing_notes = notes + [f"{lower} rather than {current}: similar deployments were voted over-provisioned at "
+                                      f"{ceiling_gb:g} GB or less"]
 
 
 def _score(ctx: Context, c: Candidate) -> None:
@@ -468,8 +537,10 @@ def _score(ctx: Context, c: Candidate) -> None:
             c.adjust(0.05, f"{deps} runtime dependencies (> 20)")
         if ctx.rps >= 200:
             c.adjust(0.1, f"high load ({ctx.rps:g} requests/s)")
-        if app_services == 1 and services <= 2 and not req.autoscaling:
-            c.adjust(-0.15, "a cluster and its control plane for a single small service is overkill")
+        if app_services == 1 and services <= 2:
+            # Autoscaling one service does not need a cluster: an autoscaling group of VMs does it.
+            c.adjust(-0.15, "a cluster and its control plane for a single small service is overkill"
+                     + (" (an autoscaling group of VMs scales one service too)" if req.autoscaling else ""))
         if static:
             c.adjust(-0.3, "a static site does not need a cluster")
         if ctx.quotas.get("maxclusters", ctx.quotas.get("maxeksclusters", 1)) == 0:
@@ -510,8 +581,12 @@ def _score(ctx: Context, c: Candidate) -> None:
             c.blockers.append(f"functions have no GPU{_where(gpu)}")
         if long_jobs and long_jobs.value.rstrip("s").isdigit() and int(long_jobs.value.rstrip("s")) > LAMBDA_MAX_SECONDS:
             c.blockers.append(f"jobs run {long_jobs.value}{_where(long_jobs)}, over the {LAMBDA_MAX_SECONDS // 60}-minute function limit")
-        if ctx.memory_mb > 10240:
-            c.blockers.append(f"{ctx.memory_mb} MB is over the 10240 MB function maximum")
+        elif long_jobs and not long_jobs.value.rstrip("s").isdigit():
+            # Like uploads with no declared limit: nothing says the jobs end before the function timeout.
+            c.adjust(-0.3, f"anti-pattern: long-running jobs{_where(long_jobs)} with no declared duration; functions stop at "
+                           f"{LAMBDA_MAX_SECONDS // 60} minutes")
+        if ctx.function_memory_mb > 10240:  # one request per instance: the process's memory, not the loaded VM's
+            c.blockers.append(f"{ctx.function_memory_mb} MB is over the 10240 MB function maximum")
     if c.strategy == VM and "maxinstances" in ctx.quotas or c.strategy == VM and "maxec2instances" in ctx.quotas:
         limit = ctx.quotas.get("maxinstances", ctx.quotas.get("maxec2instances", 0))
         if c.configuration.vm.max_count > limit:
@@ -534,7 +609,11 @@ def make_plan(
     retrieved: list[rag_pb2.RetrievedDeployment] | None = None,
 ) -> common_pb2.Plan:
     """The plan for analysis.applications[0]. `retrieved` None means retrieval was not used."""
+    stated = understanding  # what the request said: the plan's `requirements`
+    understanding, implied = _implied_needs(understanding)
     ctx = build_context(analysis, intent, understanding, constraints, catalogue)
+    if implied:
+        ctx.warnings.append(implied)
     memory = retrieval.assess(retrieved or [], ctx.app, catalogue, rps=ctx.rps) if retrieved else None
 
     # Knowledge-base candidates first, without memory, to know what memory changed.
@@ -549,7 +628,10 @@ def make_plan(
     for group in {id(baseline): baseline, id(candidates): candidates}.values():
         for c in group.values():
             if ctx.budget and c.cost.monthly_total_usd > ctx.budget:
-                c.adjust(-0.2, f"${c.cost.monthly_total_usd:,.0f}/month is over the ${ctx.budget:,.0f} budget")
+                # More over, more penalty: when nothing fits, the least over the budget is preferred.
+                # 0.2, +0.1 per doubling over it, at most 0.6.
+                penalty = min(0.6, 0.2 + 0.1 * math.log2(c.cost.monthly_total_usd / ctx.budget))
+                c.adjust(-penalty, f"${c.cost.monthly_total_usd:,.0f}/month is over the ${ctx.budget:,.0f} budget")
     if memory:
         for strategy, (delta, why) in memory.strategy_delta.items():
             if abs(delta) >= 0.01:
@@ -558,7 +640,7 @@ def make_plan(
     asked = intent.strategy or understanding.strategy
     chosen = _choose(ctx, candidates, asked)
     kb_choice = _choose(ctx, baseline, asked, quiet=True)
-    plan = common_pb2.Plan(strategy=chosen.strategy, requirements=understanding.requirements)
+    plan = common_pb2.Plan(strategy=chosen.strategy, requirements=stated.requirements)
     citations: list[common_pb2.Citation] = []
     memory_sentences: list[str] = []
     if memory:
@@ -610,6 +692,21 @@ def make_plan(
 NEED_WORDS = {"high_availability": "two or more instances (high availability)", "autoscaling": "autoscaling"}
 
 
+# Past this peak (the "heavy" load tier) a fixed fleet sized for the peak is idle most of the day
+# and still has no margin for a surge: plan autoscaling unless the request fixes the size.
+HEAVY_LOAD_RPS = LOAD_MEMORY_FACTORS[1][0]
+
+
+def _implied_needs(understanding: Understanding) -> tuple[Understanding, str]:
+    """Requirements the knowledge base adds to what the request says, with the sentence saying so."""
+    req = understanding.requirements
+    rps, _note = derived_rps(req)
+    if rps > HEAVY_LOAD_RPS and not req.autoscaling and not req.node_count and not req.instance_type:
+        return _with_needs(understanding, ["autoscaling"]), (
+            f"autoscaling planned although not asked for: {rps:g} requests/s at peak is a heavy load (> {HEAVY_LOAD_RPS:g})")
+    return understanding, ""
+
+
 def _learned_needs(understanding: Understanding, memory: retrieval.MemoryEvidence) -> list[str]:
     """Needs memory taught that the intent does not already state (an explicit node count wins)."""
     req = understanding.requirements
@@ -659,8 +756,14 @@ def _size_citations(ctx: Context, before: Candidate, after: Candidate, memory: r
     old, new = _size_label(strategy, before.configuration), _size_label(strategy, after.configuration)
     if old != new:
         influence = f"{old} -> {new}"
-        records = memory.floor_records.get(strategy, [])
-        sentences.append(f"{retrieval.describe(records)} -> {new} instead of {old}")
+        smaller = _memory_of(ctx, strategy, after.configuration) < _memory_of(ctx, strategy, before.configuration)
+        if smaller and memory.ceiling_records.get(strategy):
+            records = memory.ceiling_records[strategy]
+            influence += " (voted over-provisioned)"
+            sentences.append(f"{retrieval.describe(records)} -> {new} instead of {old} (over-provisioned)")
+        else:
+            records = memory.floor_records.get(strategy, [])
+            sentences.append(f"{retrieval.describe(records)} -> {new} instead of {old}")
         citations += retrieval.cite(records, influence)
         return citations
     # No failure moved the size: a well-rated success at another size may pull toward it.
@@ -683,6 +786,12 @@ def _size_citations(ctx: Context, before: Candidate, after: Candidate, memory: r
             sentences.append(f"{retrieval.describe(records)} -> {target} instead of {old}")
             citations += retrieval.cite(records, influence)
     return citations
+
+
+def _memory_of(ctx: Context, strategy: int, config: common_pb2.Configuration) -> float:
+    if strategy == FN:
+        return config.serverless.memory_mb / 1024
+    return ctx.catalogue.memory_gb(ctx.cloud, _size_label(strategy, config))
 
 
 def _ladder_distance(ctx: Context, a: str, b: str) -> int:

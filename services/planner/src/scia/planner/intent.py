@@ -111,6 +111,16 @@ LATENCY = re.compile(
 MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(gb|gib|g|mb|mib|m)\b\s*(?:of\s+)?(?:ram|memory|mem)\b|(?:ram|memory)\s*(?:of|:|=)?\s*(\d+(?:\.\d+)?)\s*(gb|gib|mb|mib)\b", re.I)
 COUNT = re.compile(r"\b(\d{1,3}|" + "|".join(map(re.escape, WORD_NUMBERS)) + r")\s+(?:worker\s+|app\s+|web\s+|ec2\s+)?(nodes|node|instances|instance|replicas|replica|servers|server|vms|vm|machines|machine|pods|pod)\b", re.I)
 
+# Traffic in words, when no number is given: a user base of the usual size for the phrase (then
+# sized like any user count, see derived_rps). First match wins; most specific first.
+QUALITATIVE_USERS: list[tuple[re.Pattern[str], int]] = [
+    (re.compile(r"hundreds of thousands of (?:users|visitors|customers)|millions of (?:users|visitors|customers)", re.I), 300_000),
+    (re.compile(r"tens of thousands of (?:users|visitors|customers)|heavy (?:traffic|load)|high (?:traffic|load)|large audience|huge audience", re.I), 30_000),
+    (re.compile(r"(?:a )?few thousand (?:users|visitors|customers)|thousands of (?:users|visitors|customers)|moderate (?:traffic|load)|medium (?:traffic|load)", re.I), 3_000),
+    (re.compile(r"hundreds of (?:users|visitors|customers)", re.I), 300),
+    (re.compile(r"handful of|small pilot|\bpilot\b|internal (?:users|tool|team)|low traffic|light traffic|few users|little traffic", re.I), 20),
+]
+
 HA_POSITIVE = re.compile(
     r"high[\s-]?availability|highly[\s-]available|\bHA\b|redundan|fault[\s-]toleran|no single point of failure|multi[\s-]?az"
     r"|across (?:\w+ )?(?:availability )?zones|multiple (?:availability )?zones|failover|zero[\s-]downtime|99\.9\d*\s*%|mission[\s-]critical|always (?:up|on|available)",
@@ -200,6 +210,12 @@ def understand(prompt: str) -> Understanding:
     if users_match:
         req.expected_users = int(_number(users_match[1], users_match[2]))
         u.note("intent.traffic.users", f"{_quote(text, users_match)} -> {req.expected_users} users")
+    if not req.expected_rps and not req.expected_users:
+        for pattern, users in QUALITATIVE_USERS:
+            if match := pattern.search(text):
+                req.expected_users = users
+                u.note("intent.traffic.words", f"{_quote(text, match)} -> about {users} users")
+                break
 
     # --- availability and scaling ---
     if match := HA_NEGATIVE.search(text):

@@ -482,8 +482,10 @@ def check_answer(answer: LlmAnswer, s: Situation) -> None:
         f = answer.serverless
         assert f is not None  # parse_answer guarantees the section of the strategy
         if not ctx.trait(TraitKind.TRAIT_KIND_STATIC_SITE):
-            if f.memory_mb < min(need_mb, FUNCTION_MEMORY_MB[1]):
-                raise LlmRejected("validation", f"functions of {f.memory_mb} MB cannot hold the application's {need_mb} MB peak ({ctx.memory_note})")
+            # One request per function instance: the process's memory, not the loaded instance's.
+            fn_need = ctx.function_memory_mb
+            if f.memory_mb < min(fn_need, FUNCTION_MEMORY_MB[1]):
+                raise LlmRejected("validation", f"functions of {f.memory_mb} MB cannot hold the application's {fn_need} MB peak ({ctx.memory_note})")
             if floor_gb and f.memory_mb <= floor_gb * 1024:
                 raise LlmRejected("validation", f"functions of {f.memory_mb} MB are not larger than what ran out of memory "
                                                 f"before{_floor_records(s, FN)}")

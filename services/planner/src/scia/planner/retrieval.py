@@ -1,8 +1,9 @@
 """Learning from past deployments: the retrieval-augmented adjustment and the RAG client.
 
 `assess` is a pure function over RetrievedDeployment messages. Each past deployment is weighed
-by its retrieval score (similarity, already re-ranked by the RAG service) times how closely it
-matches the application (same framework 1, same language 0.5, else 0.25). Then:
+by its similarity (the RAG service's relevance component; its blended score, which also rewards
+successes and upvotes, only when no component is sent) times how closely it matches the
+application (same framework 1, same language 0.5, else 0.25) times kinship (below). Then:
 
 - failures for lack of memory ("out of memory", "OOMKilled", exit 137...) set a memory floor
   for their strategy: the plan must be larger than what failed, unless similar successes at
@@ -15,11 +16,27 @@ matches the application (same framework 1, same language 0.5, else 0.25). Then:
   learned requirements, high availability (two or more instances) and autoscaling, that the
   decision then plans for. Only deployments under a comparable load count for these.
 
+- successes that users voted down as over-provisioned ("over-provisioned: peak memory 12% of
+  t3.large") set a memory ceiling for their strategy: the plan steps down one size when it is at
+  or above a size similar deployments found too big, unless well-rated successes at that size or
+  larger contradict (agreement again), and never below a memory floor;
+- neighbours are weighed by kinship too: past apps that share this app's uncommon dependencies
+  (libraries most retrieved neighbours do not use) count more than those that share only the
+  framework, so a lesson of apps with the same toolbox is not outvoted by the framework's many
+  ordinary apps. Asymmetrically: kin failures count more, any failure at least in full; successes
+  of apps without the toolbox count less (they do not show the toolbox is harmless), and not at
+  all against a capacity need (high availability, autoscaling) when kin exist.
+
+Votes carry structured reasons in their comment ("over-provisioned: ...", "OOMKilled on ...",
+"right-sized: ..."); `vote_reasons` reads them. A downvote for size is not a vote against the
+strategy.
+
 Every change the decision engine makes because of this is cited with its influence.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -46,6 +63,18 @@ COLD_START_FAILURE = re.compile(r"cold start|timed? ?out|timeout|deadline|init d
 SINGLE_INSTANCE_FAILURE = re.compile(r"single instance|one instance|\b1 x |saturat|throttl|concurrency limit", re.I)
 BURST_FAILURE = re.compile(r"burst|spik|without autoscaling|no autoscaling|could not scale", re.I)
 LEARNED_NEEDS = ("high_availability", "autoscaling")
+# How a plan's citation names a learned need (decide.NEED_WORDS starts with these).
+NEED_PREFIXES = {"high_availability": "two or more instances", "autoscaling": "autoscaling"}
+# Structured vote comments: "over-provisioned: peak memory 12% of t3.large" (size too big).
+OVER_PROVISIONED = re.compile(r"over[\s-]?provisioned|over[\s-]?sized|too (?:big|large)", re.I)
+# Kinship: a dependency is uncommon when at most this share of the retrieved neighbours (or 2 of
+# them) use it: a framework's usual companions (an ORM in a third of its apps) are not.
+UNCOMMON_SHARE = 0.25
+# Weight multiplier range: no uncommon dependency shared -> KIN_MIN, all of them -> KIN_MIN + KIN_SPAN.
+# Strong on purpose: what apps with the same unusual toolbox went through says more about this
+# app than what the framework's many ordinary apps went through.
+KIN_MIN = 0.15
+KIN_SPAN = 1.85
 CAPACITY_FAILURE = re.compile(r"\bcpu\b|throttl|latency|too slow|overload|saturat|too many requests|\b5\d\d\b", re.I)
 
 Weighted = tuple[rag_pb2.RetrievedDeployment, str]
@@ -64,6 +93,12 @@ class MemoryEvidence:
     successes: dict[int, list[Weighted]] = field(default_factory=dict)
     # "high_availability" / "autoscaling" -> the failures that taught it (only when learned)
     needs: dict[str, list[Weighted]] = field(default_factory=dict)
+    # need -> (supporting, contradicting) weight, learned or not (for explanations and tests)
+    need_balance: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # strategy -> the plan should have less memory per instance/node than this (GB): similar
+    # deployments at this size or smaller were voted down as over-provisioned
+    memory_ceiling_gb: dict[int, float] = field(default_factory=dict)
+    ceiling_records: dict[int, list[Weighted]] = field(default_factory=dict)
 
     def reinforcing(self, strategy: int) -> list[Weighted]:
         return self.successes.get(strategy, [])[:3]
@@ -85,10 +120,64 @@ def match_factor(record: common_pb2.DeploymentRecord, app: common_pb2.Applicatio
     return 0.25
 
 
+def similarity(result: rag_pb2.RetrievedDeployment) -> float:
+    """How similar a past deployment is, apart from how well it went: the RAG service's relevance
+    component when it sent one, else its score. The score also rewards successes, upvotes,
+    recency and cheapness; weighing lessons by it would discount exactly the failures that teach
+    (this module judges outcomes and votes itself)."""
+    if result.HasField("components") and result.components.relevance > 0:
+        return result.components.relevance
+    return result.score
+
+
+def vote_reasons(record: common_pb2.DeploymentRecord) -> list[tuple[int, str]]:
+    """(vote, reason) for every reason of every vote: a comment may hold several, separated by ";"."""
+    return [(vote.vote, part.strip()) for vote in record.feedback.votes for part in vote.comment.split(";") if part.strip()]
+
+
+def over_provisioned_votes(record: common_pb2.DeploymentRecord) -> int:
+    """Downvotes that say the size was too big (and nothing worse)."""
+    return sum(1 for vote in record.feedback.votes if vote.vote < 0 and vote.comment
+               and all(OVER_PROVISIONED.search(part) for part in vote.comment.split(";") if part.strip()))
+
+
 def rating(record: common_pb2.DeploymentRecord) -> float:
-    """Users' approval in [0, 1]; 0.6 for a success nobody voted on (it worked, nobody complained)."""
-    up, down = record.feedback.up, record.feedback.down
+    """Users' approval of the deployment's strategy in [0, 1]; 0.6 for a success nobody voted on
+    (it worked, nobody complained). Downvotes only for the size (over-provisioned) are not held
+    against the strategy: they neither count for nor against it."""
+    up = record.feedback.up
+    down = max(0, record.feedback.down - over_provisioned_votes(record))
     return up / (up + down) if up + down else 0.6
+
+
+def dependency_names(app: common_pb2.Application) -> set[str]:
+    return {d.name.lower() for d in app.dependencies if not d.dev and d.name}
+
+
+def kinship(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Application) -> dict[str, float]:
+    """Per record id, a weight multiplier for how much of this app's uncommon toolbox it shares.
+
+    Uncommon = a runtime dependency of `app` used by at least one and at most UNCOMMON_SHARE (or 2)
+    of the retrieved neighbours (the framework's own packages, used by all, say nothing; nor does
+    one nobody uses). Each is weighed by its rarity (inverse document frequency among the
+    neighbours); a neighbour's multiplier is KIN_MIN + KIN_SPAN x (its share of that weight). Without any uncommon dependency, or with fewer
+    than 3 neighbours to tell common from rare, every multiplier is 1 (no information).
+    """
+    if len(results) < 3:
+        return {}
+    mine = dependency_names(app)
+    theirs = {r.record.id: dependency_names(r.record.analysis.applications[0]) if r.record.analysis.applications else set()
+              for r in results}
+    n = len(theirs)
+    rare = {}
+    for name in mine:
+        df = sum(1 for deps in theirs.values() if name in deps)
+        if 0 < df <= max(2, UNCOMMON_SHARE * n):  # used by nobody: says nothing about which neighbour is kin
+            rare[name] = math.log((n + 1) / (df + 0.5))
+    total = sum(rare.values())
+    if total <= 0:
+        return {}
+    return {rid: KIN_MIN + KIN_SPAN * sum(w for name, w in rare.items() if name in deps) / total for rid, deps in theirs.items()}
 
 
 def size_of(record: common_pb2.DeploymentRecord, catalogue: Catalogue) -> tuple[str, float]:
@@ -103,11 +192,17 @@ def size_of(record: common_pb2.DeploymentRecord, catalogue: Catalogue) -> tuple[
 
 
 def load_factor(record: common_pb2.DeploymentRecord, rps: float) -> float:
-    """How much a past deployment's capacity lesson applies at `rps`: 1 within 3x of its load,
-    0.5 within 10x, 0.2 beyond (a lesson learned at 600 requests/s says little about 5)."""
+    """How much a past deployment's capacity or memory lesson applies at `rps`: 1 within 3x of its
+    load, 0.5 within 10x, 0.2 beyond (a lesson learned at 600 requests/s says little about 5).
+    A fortiori, 1 whatever the ratio when the lesson points the same way as the difference: a
+    failure under a lighter load than this one (it will fail here too), a success under a heavier
+    one (it coped with more)."""
     if rps <= 0:
         return 1.0
     theirs, _ = derived_rps(record.plan.requirements)
+    failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
+    if (failed and theirs <= rps) or (record.outcome == Outcome.OUTCOME_SUCCESS and theirs >= rps):
+        return 1.0
     ratio = max(theirs, rps) / max(min(theirs, rps), 1e-6)
     return 1.0 if ratio <= 3 else 0.5 if ratio <= 10 else 0.2
 
@@ -123,7 +218,7 @@ def instances_of(record: common_pb2.DeploymentRecord) -> tuple[int, bool]:
     return 1, workload == "serverless"
 
 
-def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | None = None) -> str:
+def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | None = None, *, with_votes: bool = False) -> str:
     record = result.record
     framework, _language = framework_of(record)
     who = f"{record.tenant}/{record.name}" if record.name else record.id
@@ -135,6 +230,10 @@ def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | 
     strategy = STRATEGY_NAMES.get(record.plan.strategy, "unknown strategy")
     outcome = Outcome.Name(record.outcome).removeprefix("OUTCOME_").lower()
     reason = f" ({record.outcome_reason})" if record.outcome_reason else ""
+    if with_votes:
+        downs = [text for vote, text in vote_reasons(record) if vote < 0]
+        if downs:
+            reason += f", voted down: {downs[0]}"
     return f"{who}: {framework or 'app'} on {strategy}{' ' + where if where else ''} {outcome}{reason}"
 
 
@@ -142,9 +241,17 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
            rps: float = 0.0) -> MemoryEvidence:
     """The evidence of `results` for `app` (planned for `rps` peak requests/s; 0 if unknown)."""
     evidence = MemoryEvidence()
-    weights: list[tuple[rag_pb2.RetrievedDeployment, float]] = [
-        (r, r.score * match_factor(r.record, app)) for r in results if r.score >= MIN_SCORE and r.record.plan.strategy
-    ]
+    usable = [r for r in results if similarity(r) >= MIN_SCORE and r.record.plan.strategy]
+    kin = kinship(usable, app)
+    # Kinship is asymmetric: what went wrong for a neighbour counts in full and more for kin (a
+    # warning applies unless closer apps contradict it); what went right counts less for neighbours
+    # without this app's unusual libraries (they are not evidence that the toolbox is harmless).
+    weights: list[tuple[rag_pb2.RetrievedDeployment, float]] = []
+    for r in usable:
+        factor = kin.get(r.record.id, 1.0)
+        failed = r.record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
+        weights.append((r, similarity(r) * match_factor(r.record, app) * (max(1.0, factor) if failed else min(1.0, factor))))
+    over: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float]]] = defaultdict(list)
     delta: dict[int, float] = defaultdict(float)
     reasons: dict[int, list[str]] = defaultdict(list)
     oom: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float]]] = defaultdict(list)
@@ -160,41 +267,57 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         severity = 1.0 if record.outcome == Outcome.OUTCOME_FAILED else 0.5
         note = describe_record(result, catalogue)
         load = load_factor(record, rps)
+        # Capacity lessons count in full even when the outcome was "degraded": degradation at the
+        # peak is exactly how a missing instance or missing autoscaling shows itself.
         if failed and SINGLE_INSTANCE_FAILURE.search(record.outcome_reason):
-            need_support["high_availability"] += weight * severity * load
+            need_support["high_availability"] += weight * load
             need_records["high_availability"].append((result, note))
         if failed and BURST_FAILURE.search(record.outcome_reason):
-            need_support["autoscaling"] += weight * severity * load
+            need_support["autoscaling"] += weight * load
             need_records["autoscaling"].append((result, note))
+        # Capacity needs are about the app's own traffic pattern: when some neighbours share this
+        # app's unusual toolbox, only they can show it copes without (the others' ease says nothing).
+        kin_or_none = not kin or kin.get(record.id, 0.0) >= 1.0
         if record.outcome == Outcome.OUTCOME_SUCCESS and rating(record) >= 0.5:
+            # A requirement learned for a similar app that then worked is passed on (at half the
+            # weight of a failure): the lesson survives once its teachers stop failing.
+            for need in LEARNED_NEEDS:
+                if any(c.influence.startswith(f"requirement learned: {NEED_PREFIXES[need]}") for c in record.plan.citations):
+                    need_support[need] += weight * 0.5 * load
+                    need_records[need].append((result, note))
+        if record.outcome == Outcome.OUTCOME_SUCCESS and rating(record) >= 0.5 and kin_or_none:
             # It coped without: evidence against the need, at a comparable load.
             count, scaling = instances_of(record)
             if count < 2 and not scaling:
                 need_contra["high_availability"] += weight * load
             if not scaling:
                 need_contra["autoscaling"] += weight * load
+        # Memory grows with load: an out-of-memory failure under a very different load is weaker evidence.
         if failed and MEMORY_FAILURE.search(record.outcome_reason):
-            oom[strategy].append((result, weight * severity, memory_gb))
+            oom[strategy].append((result, weight * severity * load, memory_gb))
         elif failed:
             push = (0.4 if COLD_START_FAILURE.search(record.outcome_reason) and strategy == Strategy.STRATEGY_SERVERLESS else 0.25) * weight * severity
             delta[strategy] -= push
-            reasons[strategy].append(f"{note}, similarity {result.score:.2f}")
+            reasons[strategy].append(f"{note}, similarity {similarity(result):.2f}")
             evidence.strategy_records.setdefault(strategy, []).append((result, note))
         elif record.outcome == Outcome.OUTCOME_SUCCESS:
             r = rating(record)
             pull = 0.2 * weight * (r - 0.4) / 0.6  # a disliked success (< 0.4) counts against
             delta[strategy] += pull
             if r >= 0.5:
-                reasons[strategy].append(f"{note}, rated {r:.0%}, similarity {result.score:.2f}")
+                reasons[strategy].append(f"{note}, rated {r:.0%}, similarity {similarity(result):.2f}")
                 evidence.strategy_records.setdefault(strategy, []).append((result, note))
                 evidence.successes.setdefault(strategy, []).append((result, note))
             ok[strategy].append((result, weight, memory_gb, label))
+            if over_provisioned_votes(record) and memory_gb > 0:
+                over[strategy].append((result, weight * over_provisioned_votes(record) / max(1, record.feedback.up + record.feedback.down), memory_gb))
     for strategy, value in delta.items():
         value = max(-MAX_STRATEGY_DELTA, min(MAX_STRATEGY_DELTA, value))
         direction = "for" if value > 0 else "against"
         evidence.strategy_delta[strategy] = (value, f"past deployments {direction} {STRATEGY_NAMES[strategy]}: " + "; ".join(reasons[strategy][:3]))
 
     for need in LEARNED_NEEDS:
+        evidence.need_balance[need] = (round(need_support[need], 3), round(need_contra[need], 3))
         if need_support[need] - need_contra[need] >= THRESHOLD:
             evidence.needs[need] = need_records[need]
 
@@ -214,12 +337,27 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
             evidence.memory_floor_gb[strategy] = best_floor
             evidence.floor_records[strategy] = best_records
 
+    # Memory ceilings, by agreement: over-provisioned at a size or a smaller one supports "this size
+    # is too big"; well-rated successes not voted over-provisioned at this size or larger contradict.
+    for strategy, too_big in over.items():
+        fine = [(w, m) for r, w, m, _l in ok.get(strategy, [])
+                if m > 0 and not over_provisioned_votes(r.record) and r.record.feedback.up > r.record.feedback.down]
+        best_ceiling = 0.0
+        for _result, _weight, memory_gb in too_big:
+            support = sum(w for _r, w, m in too_big if m <= memory_gb)
+            contra = sum(w for w, m in fine if m >= memory_gb)
+            if support - contra >= THRESHOLD and (not best_ceiling or memory_gb < best_ceiling):
+                best_ceiling = memory_gb
+        if best_ceiling and best_ceiling > evidence.memory_floor_gb.get(strategy, 0.0):
+            evidence.memory_ceiling_gb[strategy] = best_ceiling
+            evidence.ceiling_records[strategy] = [(r, describe_record(r, catalogue, with_votes=True)) for r, _w, m in too_big if m <= best_ceiling]
+
     # Pull toward the size of well-rated successes.
     for strategy, successes in ok.items():
         by_label: dict[str, float] = defaultdict(float)
         records: dict[str, list[Weighted]] = defaultdict(list)
         for result, weight, _memory, label in successes:
-            if label and rating(result.record) >= 0.6:
+            if label and rating(result.record) >= 0.6 and not over_provisioned_votes(result.record):
                 by_label[label] += weight
                 records[label].append((result, describe_record(result, catalogue)))
         if by_label:
@@ -263,16 +401,17 @@ async def retrieve(
     limit: int,
     timeout: float,
 ) -> list[rag_pb2.RetrievedDeployment]:
-    """Similar past deployments of the same framework (or language). Raises grpc.RpcError."""
+    """Similar past deployments of the same language (any framework: apps of one language share
+    toolboxes, and `assess` weighs the framework and the shared libraries). Raises grpc.RpcError."""
     app = analysis.applications[0]
     request = rag_pb2.RetrieveRequest(
         tenant=tenant,
         deployment=rag_pb2.DeploymentQuery(analysis=analysis, intent=intent),
         limit=limit,
     )
-    if app.framework:
-        request.filter.frameworks.append(app.framework)
-    elif app.language:
+    if app.language:
         request.filter.languages.append(app.language)
+    elif app.framework:
+        request.filter.frameworks.append(app.framework)
     response = await rag_pb2_grpc.DeploymentMemoryStub(channel).Retrieve(request, timeout=timeout)
     return list(response.results)
