@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scia-installed
 # Every package of the suite, installed editable into one development venv.
-PACKAGES := libs/contracts libs/runtime libs/devstack services/embedder services/rag services/planner services/gateway services/operator
+PACKAGES := libs/contracts libs/runtime compositions libs/devstack services/embedder services/rag services/planner services/gateway services/operator
 PYTEST_ARGS ?=
 
 .PHONY: help setup up test bench protos protos-check lock clean

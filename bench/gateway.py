@@ -3,8 +3,15 @@
 `python -m bench gateway`
 
 Measured over real HTTP (aiohttp client with keep-alive, as a UI holds its connection) against
-the gateway as its own process (the app on uvicorn, 127.0.0.1, production mode; started by
-`serve_gateway`, not `scia-gateway`, see there why), with:
+the gateway as its own process (`scia-gateway` on 127.0.0.1, production mode), in three setups:
+
+- live: the backends below;
+- recorded Kubernetes: the two Kubernetes answers recorded from the emulator and served at once
+  from loopback HTTP (what a real API server's few milliseconds look like), the real RAG service;
+- recorded backends: the RAG answer recorded too. What remains is the gateway's own time (and
+  loopback HTTP); the gateway process's CPU per query is reported for every setup.
+
+The live backends:
 
 - Kubernetes: the kmock emulator (in the benchmark's process, on loopback HTTP) serving the
   scia.io kinds, seeded with one team namespace holding 1 CloudProvider, 100 Deployments (status
@@ -36,6 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import grpc
 import kmock
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -55,6 +63,7 @@ DEPLOYMENTS = 100
 WITH_FEEDBACK = 30  # Deployments with votes in the memory
 WITH_EVENTS = 10
 SAMPLES = 400  # queries per page size
+SAMPLES_LIVE = 200  # against kmock, whose answers slow down as it serves more requests (see docs)
 BLOCK = 25  # queries of one size before switching to the other
 WARMUP = 20
 FRAMEWORKS = ["flask", "django", "fastapi", "express", "spring boot", "rails", "gin", "laravel", "axum", "next.js"]
@@ -121,29 +130,10 @@ async def seed_memory(rag_target: str, namespace: str) -> None:
         await channel.close()
 
 
-async def serve_gateway() -> None:
-    """The gateway as `scia-gateway` serves it (same settings, uvicorn, logging), except that the
-    app is created inside the running event loop. `scia-gateway` creates it before uvicorn starts
-    its loop, and the gRPC channels made by create_app (Backends) then belong to another loop:
-    every planner and RAG call of that process fails with "attached to a different loop"."""
-    import uvicorn
-
-    from scia.gateway.app import create_app
-    from scia.gateway.config import GatewaySettings
-    from scia.runtime.config import load_settings
-    from scia.runtime.logs import configure_logging
-
-    settings = load_settings(GatewaySettings)
-    configure_logging("gateway", settings.log_level)
-    config = uvicorn.Config(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
-                            access_log=False, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))  # fmt: skip
-    await uvicorn.Server(config).serve()
-
-
 @contextlib.contextmanager
-def gateway_process(**settings: str) -> Iterator[str]:
-    """The gateway app on uvicorn as its own process on loopback (`python -m bench.gateway serve`,
-    see serve_gateway); yields its base URL."""
+def gateway_process(**settings: str) -> Iterator[tuple[str, int]]:
+    """`scia-gateway` (`python -m scia.gateway`) as its own process on loopback, as deployed;
+    yields its base URL and process id."""
     port = free_port()
     env = {
         "SCIA_GATEWAY_HTTP_HOST": "127.0.0.1",
@@ -156,12 +146,97 @@ def gateway_process(**settings: str) -> Iterator[str]:
         log_path = Path(logs) / "gateway.log"
         url = f"http://127.0.0.1:{port}"
         try:
-            with running_process(["-m", "bench.gateway", "serve"], env, http_ready(url + "/healthz"), log_path, timeout=60):
-                yield url
+            with running_process(["-m", "scia.gateway"], env, http_ready(url + "/healthz"), log_path, timeout=60) as process:
+                yield url, process.pid
         finally:
             log = log_path.read_text(errors="replace") if log_path.exists() else ""
             if errors := [line for line in log.splitlines() if '"ERROR"' in line or "Traceback" in line]:
                 print("gateway errors:", *errors[-5:], sep="\n  ", file=sys.stderr)
+
+
+# --- recorded backends: the gateway's own time ---------------------------------------------------
+
+
+class RecordedKubernetes:
+    """Serves, over loopback HTTP, the exact bodies the emulator answered to the query's two
+    Kubernetes lists, pre-serialized: backends that cost next to nothing, so what remains of a
+    query's latency is the gateway's own work (plus loopback HTTP). Any other request is a 404,
+    so a gateway asking for something else fails the benchmark instead of being measured."""
+
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.bodies = bodies  # "path?query" -> body
+
+    @staticmethod
+    async def record(session: aiohttp.ClientSession, kube_url: str, paths: list[str]) -> RecordedKubernetes:
+        bodies = {}
+        for path in paths:
+            async with session.get(kube_url + path) as response:
+                assert response.status == 200, await response.text()
+                bodies[path] = await response.read()
+        return RecordedKubernetes(bodies)
+
+    @contextlib.asynccontextmanager
+    async def serve(self):
+        from aiohttp import web
+
+        async def handle(request: web.Request) -> web.Response:
+            body = self.bodies.get(request.path_qs)
+            if body is None:
+                return web.json_response({"kind": "Status", "code": 404, "reason": "NotFound",
+                                          "message": f"not recorded: {request.path_qs}"}, status=404)  # fmt: skip
+            return web.Response(body=body, content_type="application/json")
+
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        port = free_port()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            await runner.cleanup()
+
+
+class RecordedMemory(rag_pb2_grpc.DeploymentMemoryServicer):
+    """The RAG service's ListDeployments answers of the tenant, recorded from the real service and
+    replayed by a gRPC server on loopback; any other call is UNIMPLEMENTED."""
+
+    def __init__(self, pages: dict[tuple[str, str], rag_pb2.ListDeploymentsResponse]) -> None:
+        self.pages = pages
+
+    @staticmethod
+    async def record(rag_target: str, tenant: str) -> RecordedMemory:
+        channel = create_channel(rag_target, [RAG_SERVICE], timeout=60)
+        stub = rag_pb2_grpc.DeploymentMemoryStub(channel)
+        pages, token = {}, ""
+        try:
+            while True:
+                response = await stub.ListDeployments(rag_pb2.ListDeploymentsRequest(tenant=tenant, page_size=500, page_token=token))
+                pages[(tenant, token)] = response
+                token = response.next_page_token
+                if not token:
+                    return RecordedMemory(pages)
+        finally:
+            await channel.close()
+
+    async def ListDeployments(self, request, context):  # noqa: N802 (gRPC method name)
+        page = self.pages.get((request.tenant, request.page_token))
+        if page is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"not recorded: {request.tenant} {request.page_token!r}")
+        return page
+
+    @contextlib.asynccontextmanager
+    async def serve(self):
+        server = grpc.aio.server()
+        rag_pb2_grpc.add_DeploymentMemoryServicer_to_server(self, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            await server.stop(None)
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -208,7 +283,14 @@ async def backend_latency(kube_url: str, rag_target: str, namespace: str, sample
     return {name: percentiles(values[5:]) for name, values in timings.items()}
 
 
-async def measure(gateway_url: str, namespace: str) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (Linux /proc): the gateway's work, which a
+    loaded machine delays but does not inflate the way it inflates wall-clock latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(gateway_url: str, namespace: str, samples_per_size: int = SAMPLES, pid: int | None = None) -> dict:
     token = issue_token(SHARED_KEY, "bench", [f"{namespace}:viewer"], ttl_seconds=3600)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=1)  # one keep-alive connection, as a UI uses
@@ -245,18 +327,31 @@ async def measure(gateway_url: str, namespace: str) -> dict:
             await query(DEPLOYMENTS)
             await query(10)
         samples: dict[int, list[float]] = {DEPLOYMENTS: [], 10: []}
-        while len(samples[10]) < SAMPLES:
+        cpu: dict[int, float] = {DEPLOYMENTS: 0.0, 10: 0.0}
+        while len(samples[10]) < samples_per_size:
             for first in (DEPLOYMENTS, 10):
+                cpu_before = cpu_seconds(pid) if pid else 0.0
                 for _ in range(BLOCK):
                     started = time.perf_counter()
                     await query(first)
                     samples[first].append(time.perf_counter() - started)
+                cpu[first] += (cpu_seconds(pid) - cpu_before) if pid else 0.0
         for first, values in samples.items():
             results[f"page_{first}"].update(percentiles(values), samples=len(values))
+            if pid:
+                # The gateway process's CPU per query (everything it does: HTTP, auth, GraphQL,
+                # backend clients), measured over the same queries; /proc counts in 10 ms ticks.
+                results[f"page_{first}"]["gateway_cpu_ms_per_query"] = round(1000 * cpu[first] / len(values), 2)
     big, small = results[f"page_{DEPLOYMENTS}"], results["page_10"]
     results["p50_ratio_100_vs_10"] = round(big["p50_ms"] / small["p50_ms"], 2)
     results["targets"] = {"p99_ms": 200, "aim_p99_ms": 50}
     return results
+
+
+def kubernetes_paths(namespace: str) -> list[str]:
+    """The two Kubernetes calls the query makes, exactly as the gateway sends them."""
+    return [f"{SCIA}/namespaces/{namespace}/deployments",
+            f"/api/v1/namespaces/{namespace}/events?fieldSelector=involvedObject.kind%3DDeployment"]  # fmt: skip
 
 
 async def _run(rag_target: str) -> dict:
@@ -269,17 +364,32 @@ async def _run(rag_target: str) -> dict:
         emulator.resources[resource] = kmock.ResourceInfo(
             kind=kind, namespaced=resource != "v1/namespaces", subresources={"status"} if "scia" in resource else set()
         )
+    results: dict = {}
     async with emulator, kmock.Server(emulator) as server, aiohttp.ClientSession() as session:
         kube_url = str(server.url).rstrip("/")
         await seed_kubernetes(session, kube_url, namespace)
-        # The planner is not called by this query; its target is never dialed.
-        with gateway_process(kubernetes_url=kube_url, rag_target=rag_target, planner_target="127.0.0.1:1",
-                             jwt_shared_key=SHARED_KEY) as gateway_url:  # fmt: skip
-            # The start-up poll of gateway_process blocks this loop (and so the emulator) for a
-            # moment: harmless, the gateway calls no backend before the first query.
-            results = await measure(gateway_url, namespace)
-        results["backends_direct"] = await backend_latency(kube_url, rag_target, namespace)
-        return results
+        # Recorded before the runs: the answers every setup serves are the same bytes.
+        kubernetes = await RecordedKubernetes.record(session, kube_url, kubernetes_paths(namespace))
+        memory = await RecordedMemory.record(rag_target, namespace)
+        # The planner is not called by this query; its target is never dialed. The start-up poll
+        # of gateway_process blocks this loop (and so the emulator and the recorded servers) for a
+        # moment: harmless, the gateway calls no backend before the first query.
+        common = {"planner_target": "127.0.0.1:1", "jwt_shared_key": SHARED_KEY}
+        # 1. Everything live: the kmock emulator and the real RAG service.
+        with gateway_process(kubernetes_url=kube_url, rag_target=rag_target, **common) as (gateway_url, pid):
+            results["live"] = await measure(gateway_url, namespace, SAMPLES_LIVE, pid)
+        results["live"]["backends_direct"] = await backend_latency(kube_url, rag_target, namespace)
+        # kmock re-filters its whole request log on every request: its answers slow down as it serves more.
+        results["live"]["emulator_requests_served"] = sum(1 for _ in emulator)
+        async with kubernetes.serve() as recorded_kube_url, memory.serve() as recorded_rag_target:
+            # 2. Kubernetes answers recorded (an API server that answers at once), the real RAG service.
+            with gateway_process(kubernetes_url=recorded_kube_url, rag_target=rag_target, **common) as (gateway_url, pid):
+                results["recorded_kubernetes"] = await measure(gateway_url, namespace, SAMPLES, pid)
+            # 3. Both recorded: what remains is the gateway's own time (and loopback HTTP).
+            with gateway_process(kubernetes_url=recorded_kube_url, rag_target=recorded_rag_target, **common) as (gateway_url, pid):
+                results["recorded_backends"] = await measure(gateway_url, namespace, SAMPLES, pid)
+            results["recorded_backends"]["backends_direct"] = await backend_latency(recorded_kube_url, recorded_rag_target, namespace)
+    return results
 
 
 def run() -> dict:
@@ -303,41 +413,42 @@ def run() -> dict:
         "setup": {
             "deployments": DEPLOYMENTS, "with_feedback": WITH_FEEDBACK, "with_events": WITH_EVENTS,
             "kubernetes": "kmock emulator, loopback HTTP", "memory": "scia.rag process, embedded PostgreSQL + pgvector, scia.embedder process",
-            "gateway": "create_app on uvicorn in its own process (bench.gateway serve_gateway), production mode, HS256 token, 1 keep-alive connection",
-            "samples_per_page_size": SAMPLES, "block": BLOCK, "warmup": WARMUP,
+            "gateway": "scia-gateway in its own process, production mode, HS256 token, 1 keep-alive connection",
+            "samples_per_page_size": SAMPLES, "samples_per_page_size_live": SAMPLES_LIVE, "block": BLOCK, "warmup": WARMUP,
+            "setups": {
+                "live": "gateway -> kmock emulator (Kubernetes) and the real RAG service",
+                "recorded_kubernetes": "gateway -> recorded Kubernetes answers (loopback HTTP) and the real RAG service",
+                "recorded_backends": "gateway -> recorded Kubernetes and recorded RAG answers: the gateway's own time",
+            },
         },  # fmt: skip
         **results,
     }
 
 
 def summary(results: dict) -> str:
-    big, small = results["page_100"], results["page_10"]
-
     def calls(page: dict) -> str:
         return f"{page['backend_calls_total']} ({', '.join(f'{k}: {int(v)}' for k, v in sorted(page['backend_calls'].items()))})"
 
-    return "\n".join(
-        [
-            "| gateway | measured | target |",
-            "|---|---|---|",
-            f"| 100 Deployments with decision, cost, feedback, events: p50 / p99 | {big['p50_ms']} ms / **{big['p99_ms']} ms** "
-            f"| p99 < {results['targets']['p99_ms']} ms (aim < {results['targets']['aim_p99_ms']} ms) |",
-            f"| same query, page of 10 (baseline, same run) | {small['p50_ms']} ms / {small['p99_ms']} ms | |",
-            f"| p50 ratio, 10x the nodes | **{results['p50_ratio_100_vs_10']}x** | sub-linear (< 10x) |",
-            f"| backend calls per query, page of 100 | {calls(big)} | constant |",
-            f"| backend calls per query, page of 10 | {calls(small)} | |",
-            *[
-                f"| {name}, called directly (floor) | {value['p50_ms']} ms / {value['p99_ms']} ms | |"
-                for name, value in results.get("backends_direct", {}).items()
-            ],
-        ]
-    )
+    names = {"live": "kmock + real RAG", "recorded_kubernetes": "recorded Kubernetes + real RAG",
+             "recorded_backends": "recorded Kubernetes + recorded RAG (the gateway's own time)"}  # fmt: skip
+    lines = ["| gateway, 100 Deployments with decision, cost, feedback, events | p50 / p99 (page of 10, same run) | target |",
+             "|---|---|---|"]  # fmt: skip
+    for key, name in names.items():
+        big, small = results[key]["page_100"], results[key]["page_10"]
+        lines.append(f"| {name} | {big['p50_ms']} ms / **{big['p99_ms']} ms** ({small['p50_ms']} ms / {small['p99_ms']} ms) "
+                     f"| p99 < {results[key]['targets']['p99_ms']} ms (aim < {results[key]['targets']['aim_p99_ms']} ms) |")  # fmt: skip
+    lines.append("| gateway CPU per query, page of 100 / of 10: " + "; ".join(
+        f"{names[key].split(' (')[0]} {results[key]['page_100'].get('gateway_cpu_ms_per_query')} / {results[key]['page_10'].get('gateway_cpu_ms_per_query')} ms"
+        for key in names) + " | | |")
+    live = results["live"]
+    lines.append(f"| backend calls per query, page of 100 / of 10 | {calls(live['page_100'])} / {live['page_10']['backend_calls_total']} | constant |")
+    for key in ("live", "recorded_backends"):
+        for name, value in results[key].get("backends_direct", {}).items():
+            lines.append(f"| {name}, called directly ({names[key].split(' (')[0]}) | {value['p50_ms']} ms / {value['p99_ms']} ms | |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["serve"]:
-        asyncio.run(serve_gateway())
-    else:
-        from bench.common import write_results
+    from bench.common import write_results
 
-        print(write_results("gateway", run()))
+    print(write_results("gateway", run()))

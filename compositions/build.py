@@ -10,8 +10,10 @@ main.k, with the `import` lines hoisted to the top.
     python compositions/build.py --check    # exit 1 when a committed YAML is stale (CI)
 
 `render()` runs a Composition's program the way function-kcl does (the XR as
-option("params").oxr, observed composed resources as option("params").ocds) and is what the
-tests, and anyone previewing what Crossplane will create, use.
+option("params").oxr, observed composed resources as option("params").ocds). This folder is also
+the package `scia.compositions` (compositions/pyproject.toml; the YAMLs and kcl/ are its package
+data, so there is one copy): `scia.compositions.render(xr)` selects the Composition an XR asks
+for and renders it, for the tests, the gateway's previews and the local demo.
 """
 
 from __future__ import annotations

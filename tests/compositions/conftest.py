@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from scia.compositions import build
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_build():
-    spec = importlib.util.spec_from_file_location("scia_compositions_build", ROOT / "compositions" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    # Registered before running: dataclasses resolve annotations through sys.modules.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build()
 
 REGIONS = {"aws": "eu-west-3", "gcp": "europe-west1", "azure": "westeurope"}
 SSH_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDQm8n2Yx7vKkq3zLh0pW6r9T1sGfB5aJcXeN4dUoR2iVtH8yMZ ops@team-a"

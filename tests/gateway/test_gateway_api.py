@@ -7,8 +7,11 @@ import asyncio
 import json
 
 import aiohttp
+import kmock
 import pytest
 from prometheus_client import REGISTRY
+from scia.gateway.kube import Identity, KubeClient
+from scia.gateway.watches import SlowSubscriber, WatchHub
 from scia.v1 import common_pb2, rag_pb2
 
 from tests.gateway.conftest import namespace
@@ -351,16 +354,44 @@ async def test_analyze_and_preview_plan_create_nothing(gateway, kube, tmp_path):
     analysis = body["data"]["analyzeRepository"]
     assert analysis["applications"][0] == {"language": "python", "framework": "flask"} and len(analysis["commitSha"]) == 40
     objects_before = await kube.count()
-    body = await gateway.gql("""query($ns: String!, $spec: DeploymentSpecInput!) { previewPlan(namespace: $ns, spec: $spec) {
+    preview_query = """query($ns: String!, $spec: DeploymentSpecInput!) { previewPlan(namespace: $ns, spec: $spec, name: "shop") {
         analysis { applications { framework } } cost { monthlyTotal items { name } }
         plan { strategy confidence rejected parameters budget { status } provenance { engine retrievalUsed } }
-        errors { code field } } }""", deployer, ns=ns,
-        spec={**SPEC, "repository": {"url": str(repo)}, "prompt": "Flask API with high availability under $300/month"})
+        composition resources { name apiVersion kind manifest }
+        errors { code field message } } }"""
+    spec = {**SPEC, "repository": {"url": str(repo)}, "prompt": "Flask API with high availability under $300/month",
+            # What each strategy's Composition needs with require_https: a domain; serverless: an image.
+            "domainName": "shop.example.com", "image": "123456789012.dkr.ecr.eu-west-3.amazonaws.com/shop:1.0"}
+    body = await gateway.gql(preview_query, deployer, ns=ns, spec=spec)
     preview = body["data"]["previewPlan"]
     assert preview["analysis"]["applications"][0]["framework"] == "flask"
-    assert preview["plan"]["strategy"] in ("vm", "kubernetes", "serverless") and preview["cost"]["monthlyTotal"] > 0
+    strategy = preview["plan"]["strategy"]
+    assert strategy in ("vm", "kubernetes", "serverless") and preview["cost"]["monthlyTotal"] > 0
     assert preview["plan"]["parameters"]["cloud"] == "CLOUD_AWS" and preview["plan"]["parameters"]["region"] == "eu-west-3"
     assert preview["errors"] == []
+    # The cloud resources: the Composition the operator's Infrastructure would select, rendered.
+    assert preview["composition"] == f"aws-{strategy}-v1"
+    resources = preview["resources"]
+    names = [r["name"] for r in resources]
+    assert len(resources) >= 3 and all(names) and len(set(names)) == len(names)
+    for resource in resources:
+        manifest = resource["manifest"]
+        assert (manifest["apiVersion"], manifest["kind"]) == (resource["apiVersion"], resource["kind"])
+        assert resource["apiVersion"].split("/")[0].endswith(".aws.m.upbound.io") and resource["kind"] != "Infrastructure"
+        assert manifest["metadata"]["annotations"]["krm.kcl.dev/composition-resource-name"] == resource["name"]
+        # Built like the operator's Infrastructure: this team, this Deployment name, its region.
+        assert manifest["metadata"]["labels"]["scia.io/team"] == ns and manifest["metadata"]["labels"]["scia.io/deployment"] == "shop"
+        assert manifest["spec"]["providerConfigRef"]["name"] == "aws-main"
+    assert {r["manifest"]["spec"]["forProvider"].get("region") for r in resources} <= {"eu-west-3", None}
+    # HTTPS on VMs without a domain: the Composition itself refuses the parameters, and the preview
+    # says so (createDeployment would be accepted, then fail in Crossplane).
+    del spec["domainName"]
+    spec["strategy"] = "vm"
+    preview = (await gateway.gql(preview_query, deployer, ns=ns, spec=spec))["data"]["previewPlan"]
+    assert preview["composition"] is None and preview["resources"] == []
+    (error,) = preview["errors"]
+    assert error["code"] == "VALIDATION" and error["field"] == ["plan", "parameters"]
+    assert "needs spec.parameters.domainName" in error["message"]
     assert await kube.count() == objects_before
     viewer = gateway.token("erin", f"{ns}:viewer")
     body = await gateway.gql("""query($ns: String!) { analyzeRepository(namespace: $ns, repository: {url: "https://github.com/x/y"}) { url } }""", viewer, ns=ns)
@@ -416,6 +447,172 @@ async def test_a_subscription_sees_the_phases_as_the_operator_reconciles(gateway
         await receive_until("Running")
         assert pings >= 1
         await ws.send_json({"id": "s1", "type": "complete"})
+
+
+def gauge(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def watch_requests(kube, ns: str) -> int:
+    """Watch connections the emulator received for the namespace's Deployments."""
+    return sum(1 for r in kube.emulator if r.action == kmock.action.WATCH and r.namespace == ns
+               and r.resource is not None and r.resource.plural == "deployments")
+
+
+async def subscribe(session, gateway, token: str, query: str, variables: dict, op: str = "s1"):
+    ws = await session.ws_connect(gateway.ws_url, protocols=["graphql-transport-ws"])
+    await ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+    assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+    await ws.send_json({"id": op, "type": "subscribe", "payload": {"query": query, "variables": variables}})
+    return ws
+
+
+async def next_phase(ws, name: str) -> str:
+    while True:
+        message = await ws.receive_json(timeout=10)
+        if message["type"] == "ping":
+            await ws.send_json({"type": "pong"})
+            continue
+        assert message["type"] == "next", message
+        deployment = message["payload"]["data"]["deploymentUpdated"]["deployment"]
+        if deployment["name"] == name:
+            return deployment["phase"]
+
+
+async def test_subscribers_of_a_namespace_share_one_watch_that_closes_with_the_last(gateway, kube):
+    ns = namespace()
+    await team(gateway, ns)
+    deployer = gateway.token("dave", f"{ns}:deployer")
+    assert (await gateway.gql(CREATE, deployer, ns=ns, name="live", spec=SPEC))["data"]["createDeployment"]["errors"] == []
+    by_name = """subscription($ns: String!) { deploymentUpdated(namespace: $ns, name: "live") { type deployment { name phase } } }"""
+    whole = """subscription($ns: String!) { deploymentUpdated(namespace: $ns) { type deployment { name phase } } }"""
+    watches_before, watches_elsewhere = gauge("scia_gateway_shared_watches"), watch_requests(kube, ns)
+    assert watches_elsewhere == 0
+    async with aiohttp.ClientSession() as session:
+        # Four subscribers, different users and selections, on their own connections.
+        sockets = [
+            await subscribe(session, gateway, gateway.token(user, f"{ns}:viewer"), query, {"ns": ns})
+            for user, query in (("erin", by_name), ("frank", by_name), ("grace", whole), ("heidi", whole))
+        ]
+        seen = [[await next_phase(ws, "live")] for ws in sockets]  # the current state first
+        assert watch_requests(kube, ns) == 1 and gauge("scia_gateway_shared_watches") == watches_before + 1
+        for phase in ("Analyzing", "Planning", "Provisioning", "Running"):
+            await kube.patch_status(ns, "live", {"phase": phase})
+            for ws, phases in zip(sockets, seen):
+                phases.append(await next_phase(ws, "live"))
+        assert seen == [["Pending", "Analyzing", "Planning", "Provisioning", "Running"]] * 4
+        assert watch_requests(kube, ns) == 1
+        # One leaves: the others keep the watch, and still get events.
+        await sockets[0].send_json({"id": "s1", "type": "complete"})
+        await sockets[0].close()
+        await kube.patch_status(ns, "live", {"phase": "Failed"})
+        assert [await next_phase(ws, "live") for ws in sockets[1:]] == ["Failed"] * 3
+        assert gauge("scia_gateway_shared_watches") == watches_before + 1
+        # The last ones leave (one completes, the others just disconnect): the watch is closed.
+        await sockets[1].send_json({"id": "s1", "type": "complete"})
+        for ws in sockets[1:]:
+            await ws.close()
+        for _ in range(100):
+            if gauge("scia_gateway_shared_watches") == watches_before:
+                break
+            await asyncio.sleep(0.05)
+        assert gauge("scia_gateway_shared_watches") == watches_before
+        # A new subscriber opens a new watch (the old one is gone, not reused) and gets the current state.
+        ws = await subscribe(session, gateway, gateway.token("ivan", f"{ns}:viewer"), by_name, {"ns": ns})
+        assert await next_phase(ws, "live") == "Failed"
+        assert watch_requests(kube, ns) == 2
+        await ws.close()
+
+
+async def test_a_slow_subscriber_is_disconnected_without_holding_up_the_others(kube):
+    ns = namespace()
+    await kube.put_object("deployments", ns, {"kind": "Deployment", "metadata": {"name": "live"}, "spec": SPEC})
+    client = KubeClient(kube.url)
+    hub = WatchHub(client, queue_size=2)
+    identity = Identity("erin", (f"{ns}:viewer",))
+    subscribers_before = gauge("scia_gateway_subscribers")
+    try:
+        fast, slow = hub.subscribe(ns, "live", identity), hub.subscribe(ns, None, identity)
+        assert (await anext(fast))[1]["metadata"]["name"] == "live" and (await anext(slow))[0] == "ADDED"
+        phases = ["Analyzing", "Planning", "Provisioning", "Running"]
+        for phase in phases:
+            await kube.patch_status(ns, "live", {"phase": phase})
+            kind, obj = await asyncio.wait_for(anext(fast), 5)
+            assert (kind, obj["status"]["phase"]) == ("MODIFIED", phase)
+        # The slow one read nothing since: two events fitted its queue, the third closed it.
+        with pytest.raises(SlowSubscriber, match="fell more than 2 events behind and was closed; subscribe again"):
+            await anext(slow)
+        assert len(hub.watches[ns].subscribers) == 1
+        assert gauge("scia_gateway_subscribers") == subscribers_before + 1
+        await fast.aclose()
+        assert ns not in hub.watches  # the last subscriber left: the watch stopped
+        assert gauge("scia_gateway_subscribers") == subscribers_before
+    finally:
+        await hub.close()
+        await client.close()
+
+
+async def test_the_shared_watch_lists_again_after_410_gone_and_sends_what_it_missed(kube):
+    ns = namespace()
+    await kube.put_object("deployments", ns, {"kind": "Deployment", "metadata": {"name": "live"}, "spec": SPEC})
+
+    async def missed_change():
+        # While this watch connection is up, the object changes but the connection delivers
+        # nothing of it and then expires: only a new list can reveal the change.
+        await kube.patch_status(ns, "live", {"phase": "Planning"})
+
+    expired = {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
+                                           "reason": "Expired", "message": "too old resource version: 1 (42)"}}
+    kube.emulator[kmock.action.WATCH, kmock.namespace(ns)][:1] << (missed_change, expired)
+    client = KubeClient(kube.url)
+    hub = WatchHub(client)
+    try:
+        events = hub.subscribe(ns, "live", Identity("erin", ()))
+        kind, obj = await asyncio.wait_for(anext(events), 5)
+        assert kind == "ADDED" and obj.get("status", {}).get("phase") is None
+        kind, obj = await asyncio.wait_for(anext(events), 5)
+        assert (kind, obj["status"]["phase"]) == ("MODIFIED", "Planning")
+        # Then it follows the real watch again.
+        await kube.patch_status(ns, "live", {"phase": "Running"})
+        kind, obj = await asyncio.wait_for(anext(events), 5)
+        assert (kind, obj["status"]["phase"]) == ("MODIFIED", "Running")
+        assert watch_requests(kube, ns) == 2  # the expired one, and the one after the new list
+        await events.aclose()
+    finally:
+        await hub.close()
+        await client.close()
+
+
+async def test_with_impersonation_the_api_server_checks_each_subscriber_of_the_shared_watch(kube, backends):
+    from tests.gateway.conftest import Gateway, gateway_settings, running_gateway
+
+    ns = namespace()
+    await kube.put_object("deployments", ns, {"kind": "Deployment", "metadata": {"name": "live"}, "spec": SPEC})
+    # The API server's RBAC (here: the emulator told so) lets erin list the namespace, not mallory,
+    # although the gateway's own check lets both read it.
+    refusal = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+               "message": f'deployments.scia.io is forbidden: User "mallory" cannot list resource "deployments" in the namespace "{ns}"'}
+    kube.emulator[kmock.action.LIST, kmock.namespace(ns), kmock.headers({"Impersonate-User": "mallory"})] << 403 << refusal
+    settings = gateway_settings(kube.url, backends["rag"].target, backends["planner"].target, impersonate=True)
+    query = """subscription($ns: String!) { deploymentUpdated(namespace: $ns, name: "live") { deployment { name phase } } }"""
+    async with running_gateway(settings) as url, aiohttp.ClientSession() as session:
+        gateway = Gateway(url, settings, session)
+        erin = await subscribe(session, gateway, gateway.token("erin", f"{ns}:viewer"), query, {"ns": ns})
+        assert await next_phase(erin, "live") == "Pending"
+        checks = [r for r in kube.emulator if r.action == kmock.action.LIST and r.namespace == ns and r.params.get("limit") == "1"]
+        assert [r.headers.get("Impersonate-User") for r in checks] == ["erin"]
+        mallory = await subscribe(session, gateway, gateway.token("mallory", f"{ns}:viewer"), query, {"ns": ns})
+        message = await mallory.receive_json(timeout=10)
+        assert message["type"] == "next" and message["payload"].get("data") is None, message
+        errors = message["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "FORBIDDEN", message
+        assert 'User "mallory" cannot list' in errors[0]["message"], message
+        # Erin's stream is unaffected, and the watch itself is still the one shared watch.
+        await kube.patch_status(ns, "live", {"phase": "Planning"})
+        assert await next_phase(erin, "live") == "Planning"
+        assert watch_requests(kube, ns) == 1
+        await erin.close()
+        await mallory.close()
 
 
 async def test_websocket_connection_init_needs_a_valid_token(gateway):

@@ -288,3 +288,49 @@ def test_kubernetes_calls_impersonate_the_caller_only_when_asked(tmp_path):
     assert headers.getall("Impersonate-Group") == ["team-a:deployer", "engineering"]
     plain = KubeClient("http://127.0.0.1:1", impersonate=False)._headers(identity)
     assert "Impersonate-User" not in plain and "Authorization" not in plain
+
+
+# --- shared watches ------------------------------------------------------------------------------
+
+def test_a_new_list_after_410_becomes_the_events_the_watch_missed():
+    from scia.gateway.watches import changes
+
+    def obj(name, phase, rv):
+        return {"metadata": {"name": name, "namespace": "t", "resourceVersion": rv}, "status": {"phase": phase}}
+
+    store = {"a": obj("a", "Running", "1"), "b": obj("b", "Planning", "2"), "gone": obj("gone", "Running", "3")}
+    fresh = [obj("a", "Running", "1"), obj("b", "Running", "7"), obj("new", "Pending", "8")]
+    assert changes(store, fresh) == [("MODIFIED", fresh[1]), ("ADDED", fresh[2]), ("DELETED", store["gone"])]
+    assert changes(store, list(store.values())) == []
+
+
+# --- document cache ------------------------------------------------------------------------------
+
+def test_cached_documents_keep_the_cost_rule_per_request_and_the_static_verdicts():
+    from ariadne.graphql import validate_query
+    from scia.gateway.limits import DocumentCache, validation_rules
+    from scia.gateway.resolvers import build_schema
+
+    schema = build_schema()
+    cache = DocumentCache(size=2)
+    rules = validation_rules(max_depth=10, max_aliases=30, max_operations=5, max_cost=100, skip_introspection=False)
+    query = "query($ns: String!, $first: Int!) { deployments(namespace: $ns, first: $first) { edges { node { name events { reason } } } } }"
+
+    def check(text: str, variables: dict) -> list[str]:
+        data = {"query": text, "variables": variables}
+        document = cache.parse(None, data)
+        return [e.message for e in validate_query(schema, document, rules(None, document, data), query_validator=cache.validate)]
+
+    assert check(query, {"ns": "t", "first": 10}) == []
+    assert cache.parse(None, {"query": query}) is cache.parse(None, {"query": query})  # parsed once
+    # Same text, other variables: the cost rule runs again and refuses the bigger page.
+    (refusal,) = check(query, {"ns": "t", "first": 100})
+    assert refusal == "The query exceeds the maximum cost of 100. Actual cost is 404"
+    assert check(query, {"ns": "t", "first": 10}) == []
+    # A static error is remembered with its document, and is the same verdict every time.
+    bad = "{ deployments(namespace: \"t\") { edges { node { nope } } } }"
+    assert check(bad, {}) == check(bad, {}) == ["Cannot query field 'nope' on type 'Deployment'. Did you mean 'name'?"]
+    assert cache._verdicts[id(cache.parse(None, {"query": bad}))][0].message.startswith("Cannot query field 'nope'")
+    # Bounded: the oldest text is evicted with its verdict.
+    check("{ me { user } }", {})
+    assert query not in cache._documents and len(cache._documents) == 2

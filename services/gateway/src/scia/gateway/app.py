@@ -23,14 +23,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
 
 from scia.gateway.auth import AuthError, bearer_token
 from scia.gateway.backends import Backends, RequestContext
 from scia.gateway.config import GatewaySettings
-from scia.gateway.limits import PersistedQueryError, load_safelist, resolve_persisted_query, validation_rules
+from scia.gateway.limits import DocumentCache, PersistedQueryError, load_safelist, resolve_persisted_query, validation_rules
 from scia.gateway.resolvers import build_schema
+from scia.gateway.webui import WebUI
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,7 @@ def create_app(settings: GatewaySettings, *, backends: Backends | None = None) -
     backends = backends or Backends(settings)
     safelist = load_safelist(settings.persisted_queries_path)
     debug = not settings.production
+    documents = DocumentCache()
 
     def context_value(request, _data) -> RequestContext:
         return RequestContext.create(backends, request.scope[PRINCIPAL_KEY])
@@ -212,6 +214,8 @@ def create_app(settings: GatewaySettings, *, backends: Backends | None = None) -
             # In development the explorer's introspection query (13 levels) must pass.
             skip_introspection=debug,
         ),
+        query_parser=documents.parse,
+        query_validator=documents.validate,
         debug=debug,
         introspection=debug,
         error_formatter=make_error_formatter(debug),
@@ -238,6 +242,8 @@ def create_app(settings: GatewaySettings, *, backends: Backends | None = None) -
             Route("/metrics", metrics),
             Route("/graphql", graphql_app.handle_request, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql_app.handle_websocket),
+            # Last, so the API paths above always win; index.html for client-side routes.
+            Mount("/", app=WebUI(settings.ui_dir)),
         ],
         lifespan=lifespan,
     )

@@ -19,6 +19,7 @@ from scia.gateway import convert
 from scia.gateway.auth import Principal, TokenVerifier
 from scia.gateway.config import GatewaySettings
 from scia.gateway.kube import BACKEND_CALLS, CLOUDPROVIDERS, DEPLOYMENTS, Identity, KubeClient
+from scia.gateway.watches import WatchHub
 
 PLANNER_SERVICE = planner_pb2.DESCRIPTOR.services_by_name["Planner"]
 RAG_SERVICE = rag_pb2.DESCRIPTOR.services_by_name["DeploymentMemory"]
@@ -37,6 +38,8 @@ class Backends:
             impersonate=settings.use_impersonation(),
             timeout=settings.kubernetes_timeout_seconds,
         )
+        # Subscriptions share one watch per namespace (created on first use, in the server's loop).
+        self.watches = WatchHub(self.kube, settings.subscriber_queue_size)
         # gRPC channels are opened on first use, inside the server's event loop: a grpc.aio channel
         # binds to the loop current when it is made, and the app is built before uvicorn starts one.
         self.planner_channel: grpc.aio.Channel | None = None
@@ -69,6 +72,7 @@ class Backends:
         return rag_pb2_grpc.DeploymentMemoryStub(self.rag_channel)
 
     async def close(self) -> None:
+        await self.watches.close()
         await self.kube.close()
         for channel in (self.planner_channel, self.rag_channel):
             if channel is not None:
@@ -108,6 +112,12 @@ class Loaders:
     events: DataLoader = field(init=False)
     records: DataLoader = field(init=False)
 
+    # What the events and records loaders fetched, per namespace: both list a whole namespace
+    # (tenant) anyway, so once one key of it is loaded every other Deployment's answer is here
+    # and its field resolves synchronously (no awaitable per node for graphql-core to gather).
+    events_index: dict[str, dict[str, list[dict]]] = field(init=False, default_factory=dict)
+    records_index: dict[str, dict[str, list[common_pb2.DeploymentRecord]]] = field(init=False, default_factory=dict)
+
     def __post_init__(self) -> None:
         self.namespace_deployments = DataLoader(self._load_namespace_deployments)
         self.namespace_providers = DataLoader(self._load_namespace_providers)
@@ -138,24 +148,26 @@ class Loaders:
         return [found[key] for key in keys]
 
     async def _load_events(self, keys: Sequence[tuple[str, str]]) -> list[list[dict]]:
-        namespaces = {ns for ns, _ in keys}
-        grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for namespace in namespaces:
+        """Events per Deployment, newest first: one list per namespace."""
+        for namespace in {ns for ns, _ in keys} - self.events_index.keys():
             items = await self.backends.kube.list(
                 "events", namespace, self.identity, core=True, params={"fieldSelector": "involvedObject.kind=Deployment"}
             )
+            grouped: dict[str, list[dict]] = defaultdict(list)
             for item in items:
                 involved = item.get("involvedObject") or item.get("regarding") or {}
                 # apps/v1 Deployments share the kind; only events about scia.io ones count.
                 if involved.get("kind") == "Deployment" and str(involved.get("apiVersion", "")).startswith("scia.io/"):
-                    grouped[(namespace, involved.get("name", ""))].append(convert.event(item))
-        return [sorted(grouped.get(key, []), key=convert.event_sort_key, reverse=True) for key in keys]
+                    grouped[involved.get("name", "")].append(convert.event(item))
+            self.events_index[namespace] = {
+                name: sorted(events, key=convert.event_sort_key, reverse=True) for name, events in grouped.items()
+            }
+        return [self.events_index[ns].get(name, []) for ns, name in keys]
 
     async def _load_records(self, keys: Sequence[tuple[str, str]]) -> list[list[common_pb2.DeploymentRecord]]:
         """Remembered revisions per Deployment, newest first: one paginated listing per tenant."""
-        grouped: dict[tuple[str, str], list[common_pb2.DeploymentRecord]] = defaultdict(list)
-        for namespace in {ns for ns, _ in keys}:
-            wanted = {name for ns, name in keys if ns == namespace}
+        for namespace in {ns for ns, _ in keys} - self.records_index.keys():
+            grouped: dict[str, list[common_pb2.DeploymentRecord]] = defaultdict(list)
             token = ""
             while True:
                 response = await self.backends.list_records(
@@ -163,12 +175,23 @@ class Loaders:
                 )
                 for record in response.records:
                     # The tenant check guards against records shared from another tenant.
-                    if record.tenant == namespace and record.name in wanted:
-                        grouped[(namespace, record.name)].append(record)
+                    if record.tenant == namespace:
+                        grouped[record.name].append(record)
                 token = response.next_page_token
                 if not token:
                     break
-        return [grouped.get(key, []) for key in keys]
+            self.records_index[namespace] = {
+                name: sorted(records, key=lambda r: r.revision, reverse=True) for name, records in grouped.items()
+            }
+        return [self.records_index[ns].get(name, []) for ns, name in keys]
+
+    def cached_events(self, namespace: str, name: str) -> list[dict] | None:
+        index = self.events_index.get(namespace)
+        return None if index is None else index.get(name, [])
+
+    def cached_records(self, namespace: str, name: str) -> list[common_pb2.DeploymentRecord] | None:
+        index = self.records_index.get(namespace)
+        return None if index is None else index.get(name, [])
 
 
 @dataclass

@@ -81,6 +81,22 @@ class GatewaySettings(ServiceSettings):
     )
     keepalive_seconds: float = Field(15.0, gt=0, le=600, description="graphql-transport-ws server ping interval.")
     max_page_size: int = Field(100, ge=1, le=1000, description="Largest `first` of a connection.")
+    # Same meaning as the operator's SCIA_OPERATOR_COMPOSITION_VERSION: set both alike, so a
+    # preview renders the Composition version the operator will select.
+    composition_version: str = Field(
+        "", pattern=r"^(v[0-9]+)?$", description="Composition version (scia.io/version) previewPlan renders; empty: the newest."
+    )
+    subscriber_queue_size: int = Field(
+        256, ge=1, le=100_000,
+        description="Events buffered per subscriber of a shared watch; a subscriber that falls this far behind is disconnected.",
+    )
+
+    # --- web UI ------------------------------------------------------------------------------
+    ui_dir: Path | None = Field(
+        None,
+        description="Folder of the built web UI (services/gateway/ui/dist, with index.html), served at /. "
+        "Unset or without index.html: / says the UI is not built and how to build it.",
+    )
 
     # --- development ---------------------------------------------------------------------------
     allow_local_repositories: bool = Field(

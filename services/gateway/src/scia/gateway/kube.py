@@ -167,45 +167,56 @@ class KubeClient:
     async def delete(self, plural: str, namespace: str, name: str, identity: Identity | None) -> dict:
         return await self._request("DELETE", self.path(plural, namespace, name), identity, metric=f"delete {plural}")
 
-    async def watch(
-        self, plural: str, namespace: str, identity: Identity | None, *, field_selector: str = ""
-    ) -> AsyncIterator[dict]:
-        """Watch events ({type, object}) until cancelled, reconnecting after drops.
+    async def list_with_version(self, plural: str, namespace: str, identity: Identity | None) -> tuple[list[dict], str]:
+        """The items and the list's resourceVersion, where a watch resumes from."""
+        result = await self._request("GET", self.path(plural, namespace), identity, metric=f"list {plural}")
+        return list(result.get("items") or []), str((result.get("metadata") or {}).get("resourceVersion") or "")
 
-        A reconnect replays the current objects as ADDED (the API server does so for a watch
-        without resourceVersion, the emulator always does); the subscriber deduplicates.
+    async def check_list(self, plural: str, namespace: str, identity: Identity) -> None:
+        """Raise KubeError unless the API server lets `identity` list `plural` in `namespace`.
+
+        Only meaningful with impersonation: a shared watch runs as the gateway itself, so each
+        subscriber's own RBAC is checked with this one cheap impersonated call (limit=1)."""
+        if self.impersonate:
+            await self._request("GET", self.path(plural, namespace), identity, params={"limit": "1"}, metric=f"check {plural}")
+
+    async def watch_stream(
+        self, plural: str, namespace: str, identity: Identity | None, *, resource_version: str = ""
+    ) -> AsyncIterator[dict]:
+        """One watch connection: events ({type, object}) until the server ends the stream.
+
+        Raises WatchExpired when the API server answers 410 Gone (resourceVersion too old: the
+        caller re-lists), KubeError for refusals, and lets connection errors propagate so the
+        caller decides on backoff. BOOKMARK events are yielded (they carry a resourceVersion).
         """
-        params = {"watch": "true", "allowWatchBookmarks": "false"}
-        if field_selector:
-            params["fieldSelector"] = field_selector
-        backoff = 0.2
-        while True:
-            BACKEND_CALLS.labels("kubernetes", f"watch {plural}").inc()
-            try:
-                async with self._get_session().get(
-                    self.base_url + self.path(plural, namespace),
-                    params=params,
-                    headers=self._headers(identity),
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout),
-                ) as response:
-                    if response.status >= 400:
-                        raise _error(response.status, await response.text())
-                    backoff = 0.2
-                    async for line in response.content:
-                        if not line.strip():
-                            continue
-                        event = json.loads(line)
-                        if event.get("type") == "ERROR":
-                            break  # e.g. 410 Gone: start a fresh watch
-                        yield event
-            except KubeError as error:
-                if error.status in (401, 403, 404):
-                    raise
-                log.warning("watch of %s/%s failed, retrying: %s", namespace, plural, error)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-                log.warning("watch of %s/%s dropped, reconnecting: %r", namespace, plural, error)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+        params = {"watch": "true", "allowWatchBookmarks": "true"}
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        BACKEND_CALLS.labels("kubernetes", f"watch {plural}").inc()
+        async with self._get_session().get(
+            self.base_url + self.path(plural, namespace),
+            params=params,
+            headers=self._headers(identity),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout),
+        ) as response:
+            if response.status == 410:
+                raise WatchExpired(await response.text())
+            if response.status >= 400:
+                raise _error(response.status, await response.text())
+            async for line in response.content:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    if status.get("code") == 410:
+                        raise WatchExpired(str(status.get("message") or "resourceVersion too old"))
+                    raise _error(int(status.get("code") or 500), json.dumps(status))
+                yield event
+
+
+class WatchExpired(Exception):
+    """410 Gone: the watch's resourceVersion is no longer available; list again."""
 
 
 def _error(status: int, text: str) -> KubeError:

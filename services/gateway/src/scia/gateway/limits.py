@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from ariadne.validation import cost_validator
 from graphql import (
     DocumentNode,
+    GraphQLSchema,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -24,6 +26,8 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
+    parse,
+    validate,
 )
 from graphql.validation import ValidationRule
 
@@ -125,9 +129,57 @@ def validation_rules(
 
     def rules(_context, _document, data: dict) -> list[type[ValidationRule]]:
         variables = data.get("variables") if isinstance(data, dict) else None
-        return [shape, cost_validator(max_cost, default_cost=1, variables=variables or {}, cost_map=COST_MAP)]
+        cost = cost_validator(max_cost, default_cost=1, variables=variables or {}, cost_map=COST_MAP)
+        cost.per_request = True  # depends on the variables: DocumentCache never caches its verdict
+        return [shape, cost]
 
     return rules
+
+
+class DocumentCache:
+    """Parsed documents, and their validation by every rule that does not depend on variables,
+    kept per query text: a UI sends the same few queries again and again, and parsing plus the
+    ~30 spec rules cost more than executing a small query. Only the cost rule (it multiplies by
+    `first`/`limit` variables) runs on each request. Both are pure functions of the text and the
+    schema, so a cached verdict is the verdict. Bounded (LRU), and long texts are not kept.
+    """
+
+    def __init__(self, size: int = 128, max_query_chars: int = 16_384) -> None:
+        self.size = size
+        self.max_query_chars = max_query_chars
+        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._verdicts: dict[int, list[GraphQLError]] = {}  # id(document) -> static errors
+
+    def parse(self, _context, data: dict) -> DocumentNode:
+        text = data["query"]
+        document = self._documents.get(text)
+        if document is not None:
+            self._documents.move_to_end(text)
+            return document
+        document = parse(text)
+        if len(text) <= self.max_query_chars:
+            self._documents[text] = document
+            if len(self._documents) > self.size:
+                _, evicted = self._documents.popitem(last=False)
+                self._verdicts.pop(id(evicted), None)
+        return document
+
+    def validate(self, schema: GraphQLSchema, document: DocumentNode, rules, max_errors: int | None = None, **kwargs):
+        per_request = [rule for rule in rules if getattr(rule, "per_request", False)]
+        static = [rule for rule in rules if not getattr(rule, "per_request", False)]
+        cached = self._documents.get(_text(document)) is document  # a verdict is kept only with its document
+        errors = self._verdicts.get(id(document)) if cached else None
+        if errors is None:
+            errors = validate(schema, document, rules=static, max_errors=max_errors, **kwargs)
+            if cached:
+                self._verdicts[id(document)] = errors
+        if errors or not per_request:
+            return errors
+        return validate(schema, document, rules=per_request, max_errors=max_errors, **kwargs)
+
+
+def _text(document: DocumentNode) -> str:
+    return document.loc.source.body if document.loc else ""
 
 
 # --- persisted queries -----------------------------------------------------------------------

@@ -16,15 +16,27 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from scia.compositions.xr import (  # the Deployment -> Infrastructure mapping, shared with the gateway's previews
+    API_VERSION,
+    CLOUD_NAMES,
+    DEFAULT_APP_PORT,
+    MANAGED_BY,
+    STRATEGY_NAMES,
+    composition_labels,
+    desired_infrastructure,
+    get_path,
+    infrastructure_labels,
+    infrastructure_name,
+    owner_reference,
+    parameters_from_plan,
+    revision_of,
+)
+from scia.compositions.xr import nonzero as _nonzero
 from scia.v1 import common_pb2, planner_pb2
 
-GROUP = "scia.io"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+GROUP, VERSION = API_VERSION.split("/")
 FINALIZER = "scia.io/finalizer"
-MANAGED_BY = "scia-operator"
 HISTORY_LIMIT = 20
-DEFAULT_APP_PORT = 8080
 
 # Phases (status.phase) and terminal-ish outcomes (status.lastOutcome, history[].outcome).
 PENDING, ANALYZING, PLANNING, PROVISIONING, RUNNING, FAILED, DELETING = (
@@ -32,13 +44,7 @@ PENDING, ANALYZING, PLANNING, PROVISIONING, RUNNING, FAILED, DELETING = (
 )
 OUTCOME_PENDING, OUTCOME_SUCCESS, OUTCOME_FAILED, OUTCOME_DELETED = "Pending", "Success", "Failed", "Deleted"
 
-STRATEGY_NAMES = {
-    common_pb2.STRATEGY_VM: "vm",
-    common_pb2.STRATEGY_KUBERNETES: "kubernetes",
-    common_pb2.STRATEGY_SERVERLESS: "serverless",
-}
 STRATEGY_VALUES = {name: value for value, name in STRATEGY_NAMES.items()}
-CLOUD_NAMES = {common_pb2.CLOUD_AWS: "aws", common_pb2.CLOUD_GCP: "gcp", common_pb2.CLOUD_AZURE: "azure"}
 CLOUD_VALUES = {name: value for value, name in CLOUD_NAMES.items()}
 VERDICT_NAMES = {
     common_pb2.BudgetVerdict.STATUS_NO_BUDGET: "NoBudget",
@@ -57,33 +63,13 @@ OUTCOME_VALUES = {name: value for value, name in OUTCOME_NAMES.items()}
 
 
 # --------------------------------------------------------------------------------------------
-# small helpers over bodies
-
-
-def get_path(body: dict | None, *path: str, default: Any = None) -> Any:
-    value: Any = body or {}
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return default
-        value = value[key]
-    return value if value is not None else default
-
-
-def revision_of(deployment: dict) -> int:
-    """The revision the spec describes: the API server bumps metadata.generation on spec changes."""
-    return int(get_path(deployment, "metadata", "generation", default=1) or 1)
+# small helpers over bodies (get_path, revision_of and infrastructure_name live in scia.compositions.xr)
 
 
 def needs_planning(deployment: dict) -> bool:
     """Skip rule: nothing to plan when the status already describes this generation."""
     observed = get_path(deployment, "status", "observedGeneration")
     return observed is None or int(observed) != revision_of(deployment)
-
-
-def infrastructure_name(deployment: dict) -> str:
-    """Exactly one Infrastructure per Deployment, named after it (deterministic, so a retry or a
-    second replica finds the existing one instead of creating another)."""
-    return get_path(deployment, "metadata", "name")
 
 
 def retry_delay(retry: int, base: float, maximum: float) -> float:
@@ -316,102 +302,7 @@ def check_quotas(
 
 
 # --------------------------------------------------------------------------------------------
-# Plan.configuration <-> Infrastructure parameters (docs/resources.md, one to one in camelCase)
-
-
-def _nonzero(mapping: dict) -> dict:
-    return {k: v for k, v in mapping.items() if v not in (None, "", [], {})}
-
-
-def parameters_from_plan(
-    deployment: dict,
-    plan: common_pb2.Plan,
-    analysis: common_pb2.RepositoryAnalysis | None,
-    provider: dict,
-) -> dict:
-    """The Infrastructure's spec.parameters for a plan.
-
-    Every field the XRD defaults is written explicitly, so what the API server stores equals what
-    the operator wants and drift detection can compare exactly (a default filled in server-side
-    would otherwise look like an out-of-band change)."""
-    config = plan.configuration
-    spec = deployment.get("spec") or {}
-    meta = deployment.get("metadata") or {}
-    pspec = provider.get("spec") or {}
-    strategy = STRATEGY_NAMES.get(plan.strategy) or config.WhichOneof("workload") or "vm"
-    cloud = CLOUD_NAMES.get(config.cloud) or pspec.get("type")
-    params: dict[str, Any] = {
-        "cloud": cloud,
-        "strategy": strategy,
-        "region": config.region,
-        "team": meta.get("namespace"),
-        "deploymentName": meta.get("name"),
-        "revision": revision_of(deployment),
-        "providerConfigName": get_path(provider, "metadata", "name", default="default"),
-        "providerConfigKind": "ProviderConfig",
-        "appPort": int(config.app_port or DEFAULT_APP_PORT),
-        "healthCheckPath": "/",
-        "https": bool(config.https),
-        "monitoring": bool(config.monitoring),
-    }
-    app = analysis.applications[0] if analysis is not None and analysis.applications else None
-    if app is not None:
-        if app.framework:
-            params["framework"] = app.framework.lower()
-        if any(t.kind == common_pb2.TRAIT_KIND_HEALTH_ENDPOINT and t.value.startswith("/") for t in app.traits):
-            params["healthCheckPath"] = next(
-                t.value for t in app.traits if t.kind == common_pb2.TRAIT_KIND_HEALTH_ENDPOINT and t.value.startswith("/")
-            )
-    repository = spec.get("repository") or {}
-    params.update(
-        _nonzero(
-            {
-                "startCommand": config.start_command,
-                "repositoryUrl": repository.get("url", ""),
-                "repositoryRef": repository.get("ref", ""),
-                "image": spec.get("image", ""),
-                "domainName": spec.get("domainName", ""),
-                "sshPublicKey": pspec.get("sshPublicKey", "") if cloud == "azure" and strategy == "vm" else "",
-            }
-        )
-    )
-    workload = config.WhichOneof("workload")
-    if workload == "vm":
-        vm = config.vm
-        params["vm"] = {"instanceType": vm.instance_type, "instanceCount": int(vm.instance_count or 1), "volumeSizeGb": int(vm.volume_size_gb or 30)}
-        if vm.max_count:
-            params["vm"]["minCount"] = int(vm.min_count)
-            params["vm"]["maxCount"] = int(vm.max_count)
-        if vm.zones:
-            params["vm"]["zones"] = list(vm.zones)
-    elif workload == "kubernetes":
-        k = config.kubernetes
-        params["kubernetes"] = {
-            "nodeType": k.node_type,
-            "minNodes": int(k.min_nodes or 1),
-            "maxNodes": int(k.max_nodes or 3),
-            "desiredNodes": int(k.desired_nodes or 2),
-            "nodeVolumeSizeGb": int(k.node_volume_size_gb or 50),
-            "replicas": int(k.replicas or 2),
-            "podCpuMillicores": int(k.pod_cpu_millicores or 250),
-            "podMemoryMb": int(k.pod_memory_mb or 512),
-        }
-    elif workload == "serverless":
-        s = config.serverless
-        params["serverless"] = {
-            "memoryMb": int(s.memory_mb or 512),
-            "timeoutSeconds": int(s.timeout_seconds or 30),
-            "provisionedConcurrency": int(s.provisioned_concurrency),
-        }
-    if config.managed_services:
-        params["managedServices"] = [
-            _nonzero({"kind": m.kind, "instanceClass": m.instance_class, "storageGb": int(m.storage_gb)})
-            | {"highAvailability": bool(m.high_availability)}
-            for m in config.managed_services
-        ]
-    if config.tags:
-        params["tags"] = dict(sorted(config.tags.items()))
-    return params
+# Infrastructure parameters -> Plan.configuration (parameters_from_plan, the other way, is in scia.compositions.xr)
 
 
 def configuration_from_parameters(parameters: dict) -> common_pb2.Configuration:
@@ -471,56 +362,7 @@ def configuration_from_parameters(parameters: dict) -> common_pb2.Configuration:
 
 
 # --------------------------------------------------------------------------------------------
-# the desired Infrastructure, and drift
-
-
-def composition_labels(parameters: dict, version: str = "") -> dict[str, str]:
-    labels = {"scia.io/cloud": parameters["cloud"], "scia.io/strategy": parameters["strategy"]}
-    if version:
-        labels["scia.io/version"] = version
-    return labels
-
-
-def owner_reference(deployment: dict) -> dict:
-    meta = deployment.get("metadata") or {}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Deployment",
-        "name": meta.get("name"),
-        "uid": meta.get("uid"),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def infrastructure_labels(deployment: dict, parameters: dict) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "scia.io/deployment": get_path(deployment, "metadata", "name"),
-        "scia.io/team": get_path(deployment, "metadata", "namespace"),
-        "scia.io/cloud": parameters["cloud"],
-        "scia.io/strategy": parameters["strategy"],
-        "scia.io/revision": str(parameters.get("revision", "")),
-    }
-
-
-def desired_infrastructure(deployment: dict, parameters: dict, composition_version: str = "") -> dict:
-    """The Infrastructure XR for `parameters`, owned by the Deployment (so deleting the Deployment
-    without the operator still garbage-collects it)."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Infrastructure",
-        "metadata": {
-            "name": infrastructure_name(deployment),
-            "namespace": get_path(deployment, "metadata", "namespace"),
-            "labels": infrastructure_labels(deployment, parameters),
-            "ownerReferences": [owner_reference(deployment)],
-        },
-        "spec": {
-            "crossplane": {"compositionSelector": {"matchLabels": composition_labels(parameters, composition_version)}},
-            "parameters": copy.deepcopy(parameters),
-        },
-    }
+# drift of the desired Infrastructure (desired_infrastructure is in scia.compositions.xr)
 
 
 def _diff_paths(desired: Any, observed: Any, path: str) -> list[str]:
