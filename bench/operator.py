@@ -6,8 +6,8 @@ for a quick run, e.g. 10, 30 and 10).
 Everything runs as its own process on loopback, as deployed: the embedder, the RAG service (on an
 embedded PostgreSQL in a fresh temporary folder under .scia/bench/), the planner (local
 repositories allowed), the Kubernetes API emulator (`python -m scia.operator.emulator`) and the
-operator (`python -m scia.operator`, standalone, production defaults: 30 s re-check timer, INFO
-logs to a file). The benchmark talks to the emulator over HTTP as kubectl would, and watches
+operator (`python -m scia.operator`, standalone, production defaults: a re-check of each
+Deployment every 600 s spread over the interval, INFO logs to a file). The benchmark talks to the emulator over HTTP as kubectl would, and watches
 Infrastructures (one cluster-wide watch) to time what the operator does.
 
 Each Deployment points at a small git repository made by the benchmark (a copy of
@@ -23,8 +23,14 @@ on every plan (it caches nothing).
 4. Crossplane played: every Infrastructure marked Synced/Ready; the Deployments turn Running and
    their outcome is recorded in the memory (RecordDeployment + UpdateOutcome, embedded for real).
 5. Scale to TOTAL (500) Deployments (another burst, also timed), all Running; then the operator's
-   RSS at idle and its CPU over an idle window that spans two re-check intervals (the timers are
-   the idle work). RSS is also sampled every 0.5 s throughout for the peak.
+   RSS at idle and its CPU over an idle window, once the API has been quiet for QUIET_SECONDS.
+   The default re-check timers run at a steady Deployments / interval rate from the start (their
+   first runs are spread over the first interval), so the window sees that rate. Writes to
+   Deployments and Infrastructures during the window are counted (there should be none).
+   RSS is also sampled every 0.5 s throughout for the peak.
+6. Baseline in the same run: the operator restarted with the former settings (a re-check every
+   30 s, all in step), the same idle measurement.
+The machine's load average is recorded at each step (other work shares the machine).
 """
 
 from __future__ import annotations
@@ -61,10 +67,11 @@ SEQUENTIAL = 10
 BURST = int(os.environ.get("SCIA_BENCH_OPERATOR_BURST", "100"))
 TOTAL = int(os.environ.get("SCIA_BENCH_OPERATOR_TOTAL", "500"))
 DRIFT_SAMPLES = 10  # of each kind
-RECHECK_SECONDS = 30.0  # the operator's default SCIA_OPERATOR_RECHECK_INTERVAL_SECONDS
-IDLE_SETTLE_SECONDS = 15.0
-# Two re-check intervals, so that every Deployment's timer fires in the window (twice).
-IDLE_WINDOW_SECONDS = float(os.environ.get("SCIA_BENCH_OPERATOR_IDLE_SECONDS", 2 * RECHECK_SECONDS))
+RECHECK_SECONDS = 600.0  # the operator's default SCIA_OPERATOR_RECHECK_INTERVAL_SECONDS
+FORMER_SETTINGS = {"SCIA_OPERATOR_RECHECK_INTERVAL_SECONDS": "30", "SCIA_OPERATOR_RECHECK_JITTER": "0"}
+QUIET_SECONDS = 10.0  # idle = no Deployment or Infrastructure written for this long
+RESUME_SECONDS = 45.0  # a restarted operator's resume of every Deployment (reads only) ends within this
+IDLE_WINDOW_SECONDS = float(os.environ.get("SCIA_BENCH_OPERATOR_IDLE_SECONDS", "60"))
 WAIT_SECONDS = 900.0  # upper bound of any single wait: a stuck run fails instead of hanging
 TARGETS = {"rss_mib": 200, "idle_cpu_millicores": 50}
 
@@ -160,6 +167,41 @@ class InfrastructureWatch:
                 if key in self.waiters:
                     self.waiters[key] = pending
         raise RuntimeError("the Infrastructure watch ended")
+
+
+@dataclass
+class EventCounter:
+    """Counts the watch events of one kind cluster-wide (writes by anyone, the operator included)."""
+
+    session: aiohttp.ClientSession
+    url: str
+    plural: str
+    events: int = 0
+    last: float = field(default_factory=time.perf_counter)
+
+    async def run(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        params = {"watch": "true", "timeoutSeconds": "7200"}
+        async with self.session.get(f"{self.url}{SCIA}/{self.plural}", params=params, timeout=timeout) as response:
+            response.raise_for_status()
+            async for line in response.content:
+                if line.strip():
+                    self.events += 1
+                    self.last = time.perf_counter()
+
+
+async def until_quiet(counters: list[EventCounter], seconds: float = QUIET_SECONDS, limit: float = 300.0) -> float:
+    """Wait until none of `counters` saw an event for `seconds`; returns the time waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - max(c.last for c in counters) < seconds:
+        if time.perf_counter() - started > limit:
+            raise RuntimeError(f"the API was never quiet for {seconds:.0f} s within {limit:.0f} s")
+        await asyncio.sleep(0.5)
+    return time.perf_counter() - started
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def added(kind: str, _body: dict) -> bool:
@@ -320,15 +362,38 @@ def summed(metrics: dict[str, float], prefix: str) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k.startswith(prefix)}
 
 
-async def measure(kube_url: str, operator: psutil.Process, emulator: psutil.Process, operator_metrics: str, planner_metrics: str, repository_url: str) -> dict:
+async def idle_measurement(operator: psutil.Process, emulator: psutil.Process, counters: list[EventCounter], after: float = 0.0) -> dict:
+    """CPU of the operator (and the emulator) over IDLE_WINDOW_SECONDS once the API is quiet (and
+    at least `after` seconds from now: a restarted operator re-reads every object first, without
+    writing anything)."""
+    started = time.perf_counter()
+    await asyncio.sleep(after)
+    settled = await until_quiet(counters) + (time.perf_counter() - started)
+    mark, emulator_mark = cpu_mark(operator), cpu_mark(emulator)
+    before = [c.events for c in counters]
+    load_before = load_average()
+    await asyncio.sleep(IDLE_WINDOW_SECONDS)
+    return {
+        "settled_after_s": round(settled, 1),
+        "cpu_millicores": cpu_since(operator, mark), "window_s": IDLE_WINDOW_SECONDS,
+        "emulator_cpu_millicores": cpu_since(emulator, emulator_mark),
+        **{f"{c.plural}_written_in_window": c.events - b for c, b in zip(counters, before, strict=True)},
+        "load_average_1m": [load_before, load_average()],
+    }  # fmt: skip
+
+
+async def measure(kube_url: str, operator: psutil.Process, emulator: psutil.Process, operator_metrics: str, planner_metrics: str,
+                  repository_url: str, restart_operator: Callable[[dict[str, str]], psutil.Process]) -> dict:  # fmt: skip
     namespaces = [team(i) for i in range(TEAMS)]
-    results: dict = {}
+    results: dict = {"load_average_1m": {"start": load_average()}}
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         api = Api(session, kube_url)
         watch = InfrastructureWatch(session, kube_url)
         watcher = asyncio.create_task(watch.run())
         await asyncio.wait_for(watch.opened.wait(), 30)
+        counters = [EventCounter(session, kube_url, "deployments"), EventCounter(session, kube_url, "infrastructures")]
+        counting = [asyncio.create_task(c.run()) for c in counters]
         sampler = RssSampler(operator)
         sampling = asyncio.create_task(sampler.run())
         try:
@@ -371,6 +436,7 @@ async def measure(kube_url: str, operator: psutil.Process, emulator: psutil.Proc
             await wait_for_deployments(api, namespaces, first, running_and_recorded, "running and recorded")
             results["ready_to_running_and_recorded"] = {"deployments": first, "seconds_to_all": round(time.perf_counter() - started, 1)}
 
+            results["load_average_1m"]["after_first_burst"] = load_average()
             say(f"scaling to {TOTAL} Deployments")
             started = time.perf_counter()
             scale = await create_and_time(api, watch, list(range(first, TOTAL)), repository_url, one_at_a_time=False)
@@ -384,20 +450,17 @@ async def measure(kube_url: str, operator: psutil.Process, emulator: psutil.Proc
             assert infrastructures == TOTAL, f"{infrastructures} Infrastructures for {TOTAL} Deployments"
             peak = sampler.peak
 
-            # Idle: nothing changes; the per-Deployment re-check timers are the only work.
-            say(f"idle: settling {IDLE_SETTLE_SECONDS:.0f} s, then measuring over {IDLE_WINDOW_SECONDS:.0f} s")
-            await asyncio.sleep(IDLE_SETTLE_SECONDS)
-            mark, emulator_mark = cpu_mark(operator), cpu_mark(emulator)
-            events_before = watch.events
-            await asyncio.sleep(IDLE_WINDOW_SECONDS)
-            idle_cpu, emulator_cpu = cpu_since(operator, mark), cpu_since(emulator, emulator_mark)
+            results["load_average_1m"]["all_running"] = load_average()
+
+            # Idle: nothing changes; the re-check timers are the only work.
+            say(f"idle: waiting for {QUIET_SECONDS:.0f} quiet seconds, then measuring over {IDLE_WINDOW_SECONDS:.0f} s")
+            idle = await idle_measurement(operator, emulator, counters)
             rss = operator.memory_info()
             results["idle"] = {
                 "deployments": TOTAL, "infrastructures": infrastructures,
                 "rss_mib": mib(rss.rss), "peak_rss_mib": mib(max(peak, sampler.peak)),
                 "rss_per_deployment_kib": round((rss.rss - empty_rss) / TOTAL / 1024, 1),
-                "cpu_millicores": idle_cpu, "window_s": IDLE_WINDOW_SECONDS, "emulator_cpu_millicores": emulator_cpu,
-                "infrastructure_writes_in_window": watch.events - events_before,
+                "recheck": f"every {RECHECK_SECONDS:.0f} s, spread", **idle,
             }  # fmt: skip
             metrics = await scrape(session, operator_metrics)
             planner = await scrape(session, planner_metrics)
@@ -412,10 +475,20 @@ async def measure(kube_url: str, operator: psutil.Process, emulator: psutil.Proc
                 "mean_clone_and_analysis_ms": round(planner.get("scia_planner_analysis_seconds_sum", 0) / analysis_n * 1000, 1) if analysis_n else None,
                 "mean_retrieval_ms": round(planner.get("scia_planner_retrieval_seconds_sum", 0) / retrieval_n * 1000, 1) if retrieval_n else None,
             }  # fmt: skip
+
+            # Baseline, same run: the former settings (re-check every 30 s, all in step).
+            say(f"baseline: operator restarted with {FORMER_SETTINGS}")
+            sampling.cancel()
+            former = await asyncio.to_thread(restart_operator, FORMER_SETTINGS)
+            idle = await idle_measurement(former, emulator, counters, after=RESUME_SECONDS)
+            results["idle_former_settings"] = {"recheck": "every 30 s, in step (the former default)", "rss_mib": mib(former.memory_info().rss), **idle}
+            results["load_average_1m"]["end"] = load_average()
         finally:
             sampling.cancel()
             watcher.cancel()
-            await asyncio.gather(sampling, watcher, return_exceptions=True)
+            for task in counting:
+                task.cancel()
+            await asyncio.gather(sampling, watcher, *counting, return_exceptions=True)
     return results
 
 
@@ -446,15 +519,28 @@ def run() -> dict:
             emulator = stack.enter_context(running_process(
                 ["-m", "scia.operator.emulator", "--port", str(kube_port), *namespaces], {},
                 http_ready(f"{kube_url}/version"), work / "emulator.log", timeout=90))  # fmt: skip
-            operator = stack.enter_context(running_process(["-m", "scia.operator"], {
+            operator_env = {
                 "SCIA_OPERATOR_KUBERNETES_URL": kube_url, "SCIA_OPERATOR_PLANNER_TARGET": planner_target,
                 "SCIA_OPERATOR_RAG_TARGET": rag_target, "SCIA_OPERATOR_STANDALONE": "true",
                 "SCIA_OPERATOR_METRICS_HOST": "127.0.0.1", "SCIA_OPERATOR_METRICS_PORT": str(metrics_port),
                 "SCIA_OPERATOR_HEALTH_HOST": "127.0.0.1", "SCIA_OPERATOR_HEALTH_PORT": str(health_port),
-            }, http_ready(f"http://127.0.0.1:{health_port}/healthz"), work / "operator.log", timeout=90))  # fmt: skip
+            }  # fmt: skip
+            operator = stack.enter_context(running_process(
+                ["-m", "scia.operator"], operator_env, http_ready(f"http://127.0.0.1:{health_port}/healthz"),
+                work / "operator.log", timeout=90))  # fmt: skip
+
+            def restart_operator(overrides: dict[str, str]) -> psutil.Process:
+                operator.send_signal(signal.SIGTERM)
+                operator.wait(60)
+                again = stack.enter_context(running_process(
+                    ["-m", "scia.operator"], {**operator_env, **overrides}, http_ready(f"http://127.0.0.1:{health_port}/healthz"),
+                    work / "operator-former.log", timeout=90))  # fmt: skip
+                return psutil.Process(again.pid)
+
             results = asyncio.run(measure(
                 kube_url, psutil.Process(operator.pid), psutil.Process(emulator.pid),
-                f"http://127.0.0.1:{metrics_port}/metrics", f"http://127.0.0.1:{planner_metrics_port}/metrics", repository_url))  # fmt: skip
+                f"http://127.0.0.1:{metrics_port}/metrics", f"http://127.0.0.1:{planner_metrics_port}/metrics", repository_url,
+                restart_operator))  # fmt: skip
     finally:
         asyncio.run(postgres.stop())
         shutil.rmtree(work, ignore_errors=True)
@@ -462,7 +548,7 @@ def run() -> dict:
         "setup": {
             "teams": TEAMS, "one_at_a_time": SEQUENTIAL, "burst": BURST, "total": TOTAL, "drift_samples_per_kind": DRIFT_SAMPLES,
             "kubernetes": "python -m scia.operator.emulator (kmock, in memory, loopback HTTP)",
-            "operator": "python -m scia.operator, standalone, default settings (re-check every 30 s, INFO logs to a file)",
+            "operator": "python -m scia.operator, standalone, default settings (re-check every 600 s spread over the interval, INFO logs to a file)",
             "planner": "python -m scia.planner, local repositories allowed, no LLM, clones on every plan",
             "memory": "python -m scia.rag on embedded PostgreSQL + pgvector (fresh), python -m scia.embedder, no re-ranker",
             "repository": "one-commit git copy of examples/apps/flask-shop, file:/// URL, strategy auto",
@@ -474,6 +560,7 @@ def run() -> dict:
 
 def summary(results: dict) -> str:
     c, d, idle = results["create_to_infrastructure"], results["drift_repair"], results["idle"]
+    former = results["idle_former_settings"]
     one, burst, scale = c["one_at_a_time"], c["burst"], c["scale_burst"]
     return "\n".join(
         [
@@ -494,7 +581,11 @@ def summary(results: dict) -> str:
             f"**{idle['rss_mib']} MiB** ({idle['peak_rss_mib']} MiB; empty {results['rss_empty_mib']} MiB) "
             f"| < {results['targets']['rss_mib']} Mi |",
             f"| operator CPU at idle over {idle['window_s']:.0f} s, {idle['deployments']} Deployments | "
-            f"**{idle['cpu_millicores']} m** (emulator {idle['emulator_cpu_millicores']} m) | < {results['targets']['idle_cpu_millicores']} m |",
+            f"**{idle['cpu_millicores']} m** (emulator {idle['emulator_cpu_millicores']} m; "
+            f"{idle['deployments_written_in_window']} Deployment and {idle['infrastructures_written_in_window']} Infrastructure writes) "
+            f"| < {results['targets']['idle_cpu_millicores']} m |",
+            f"| same, former settings (re-check every 30 s), same run | {former['cpu_millicores']} m "
+            f"(emulator {former['emulator_cpu_millicores']} m; {former['deployments_written_in_window']} Deployment writes) | |",
         ]
     )
 

@@ -22,6 +22,8 @@ from scia.operator.handlers import Operator
 from scia.operator.runner import run_operator
 from scia.planner.config import PlannerSettings
 from scia.planner.service import PlannerApp
+from scia.rag.config import RagSettings
+from scia.rag.service import RagApp
 from scia.runtime.server import GrpcServer
 from tests.helpers import free_port
 from tests.planner.conftest import make_git_repo
@@ -196,6 +198,37 @@ class Planner:
         if self.server is not None:
             await self.server.stop(grace=0.5)
             self.server = None
+
+
+class Memory:
+    """A RAG service (the memory) on the module's database and embedder, on a fixed loopback port
+    that a test can stop and start: the operator's memory going down and coming back."""
+
+    def __init__(self, dsn: str, embedder_target: str) -> None:
+        self.port = free_port()
+        self.dsn, self.embedder_target = dsn, embedder_target
+        self.server: GrpcServer | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        settings = RagSettings(
+            grpc_host="127.0.0.1", grpc_port=self.port, metrics_port=0, reranker_enabled=False,
+            dsn=self.dsn, embedder_target=self.embedder_target,
+        )
+        self.server = GrpcServer(RagApp(settings), settings)
+        await self.server.start()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop(grace=0.5)
+            self.server = None
+
+
+def memory_writes(result: str) -> float:
+    return REGISTRY.get_sample_value("scia_operator_memory_writes_total", {"result": result}) or 0.0
 
 
 def operator_settings(cluster: Cluster, planner_target: str, rag_target: str, **overrides: Any) -> OperatorSettings:

@@ -3,13 +3,17 @@ bookkeeping clients rely on (uid, generation, resourceVersion, the status subres
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 
 from scia.operator.emulator import SCIA_KINDS
-from tests.operator.harness import emulated_cluster
+from scia.operator.emulator import serve as serve_emulator
+from tests.operator.harness import Cluster, emulated_cluster, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,3 +65,151 @@ async def test_bookkeeping_of_a_real_api_server():
             async with cluster.session.post(events_url, json={"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "kopf-event-"}}) as rsp:
                 assert rsp.status == 200
         assert len(await cluster.events("team-a")) == 2
+
+
+# --- watches ------------------------------------------------------------------------------------
+
+PROVIDERS = "/apis/scia.io/v1alpha1/namespaces/team-w/cloudproviders"
+PEERINGS = "/apis/kopf.dev/v1/clusterkopfpeerings"
+
+
+def provider(name: str) -> dict:
+    return {"apiVersion": "scia.io/v1alpha1", "kind": "CloudProvider", "metadata": {"name": name}, "spec": {"type": "aws"}}
+
+
+class Watch:
+    """A raw watch stream: every event in order, and the latest body per name."""
+
+    def __init__(self, cluster, path: str, **params: str) -> None:
+        self.cluster, self.path, self.params = cluster, path, {"watch": "true", **params}
+        self.events: list[dict] = []
+        self.latest: dict[str, dict] = {}
+        self.opened = asyncio.Event()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async with self.cluster.session.get(f"{self.cluster.url}{self.path}", params=self.params) as response:
+            self.opened.set()  # headers received: a client like kopf now counts the watch as open
+            async for line in response.content:
+                if line.strip():
+                    event = json.loads(line)
+                    self.events.append(event)
+                    if event["type"] != "BOOKMARK":
+                        self.latest[event["object"]["metadata"]["name"]] = event["object"]
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_a_write_while_a_watch_sends_its_listing_is_not_lost():
+    """kmock listed the objects, sent them, and only then subscribed to new events: a write made
+    while the listing was being sent reached neither, and that watcher never heard of it. The
+    listing here is large (~8 MB) and the client reads nothing until the create is done, so the
+    server is stuck sending it when the create comes (lost every time before the fix; a patched
+    object happened to show up anyway, as kmock's listing shares the objects' nested dicts)."""
+    emulator, server = await serve_emulator(port=0)
+    url = str(server.url).rstrip("/")
+    key = "scia.io/v1alpha1/cloudproviders"
+    padding = "x" * 4000
+    for i in range(2000):
+        body = provider(f"p{i:04d}")
+        body["metadata"].update(namespace="team-w", resourceVersion="1", annotations={"padding": padding})
+        emulator.objects[key, "team-w", body["metadata"]["name"]] = body  # no HTTP: fast to fill
+    try:
+        async with aiohttp.ClientSession() as session:
+            cluster = Cluster(url, session)
+            response = await session.get(f"{url}{PROVIDERS}", params={"watch": "true"})  # headers only
+            await cluster.create("cloudproviders", "team-w", provider("new"))
+            seen: set[str] = set()
+
+            async def read() -> None:
+                async for line in response.content:
+                    if line.strip():
+                        seen.add(json.loads(line)["object"]["metadata"]["name"])
+                        if "new" in seen:
+                            return
+
+            reading = asyncio.create_task(read())
+            done, _ = await asyncio.wait({reading}, timeout=20)
+            reading.cancel()
+            response.close()
+            assert done, f"an object created while the listing was sent never arrived ({len(seen)} others did)"
+    finally:
+        await server.__aexit__(None, None, None)
+        await emulator.__aexit__(None, None, None)
+
+
+@pytest.mark.asyncio
+async def test_a_cluster_scoped_peering_write_reaches_every_watcher():
+    """kopf's peering: each replica watches the ClusterKopfPeering and patches its own entry."""
+    async with emulated_cluster() as cluster:
+        async with cluster.session.post(f"{cluster.url}{PEERINGS}", json={"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": "p"}}) as rsp:
+            assert rsp.status == 200
+        watches = [Watch(cluster, PEERINGS) for _ in range(3)]
+        await asyncio.gather(*(w.opened.wait() for w in watches))
+        for replica in ("a", "b"):
+            patch = {"status": {f"replica-{replica}": {"priority": ord(replica), "lifetime": 60}}}
+            headers = {"Content-Type": "application/merge-patch+json"}
+            async with cluster.session.patch(f"{cluster.url}{PEERINGS}/p", json=patch, headers=headers) as rsp:
+                assert rsp.status == 200
+
+        async def everyone_saw_both():
+            return all(set((w.latest.get("p") or {}).get("status") or {}) == {"replica-a", "replica-b"} for w in watches)
+
+        await eventually(everyone_saw_both, timeout=10, what="every watcher sees both replicas")
+        for watch in watches:
+            await watch.close()
+
+
+@pytest.mark.asyncio
+async def test_lists_give_a_version_and_a_watch_from_it_sends_only_later_changes():
+    async with emulated_cluster() as cluster:
+        for name in ("a", "b"):
+            await cluster.create("cloudproviders", "team-w", provider(name))
+        async with cluster.session.get(f"{cluster.url}{PROVIDERS}") as rsp:
+            listing = await rsp.json()
+        since = listing["metadata"]["resourceVersion"]
+        assert int(since) == max(int(i["metadata"]["resourceVersion"]) for i in listing["items"])
+        await cluster.patch("cloudproviders", "team-w", "b", {"spec": {"defaultRegion": "eu-west-3"}})
+        await cluster.create("cloudproviders", "team-w", provider("c"))
+        resumed = Watch(cluster, PROVIDERS, resourceVersion=since)
+        from_scratch = Watch(cluster, PROVIDERS)
+
+        async def both_caught_up():
+            return set(resumed.latest) == {"b", "c"} and set(from_scratch.latest) == {"a", "b", "c"}
+
+        await eventually(both_caught_up, timeout=10, what="resumed watch: b and c only; new watch: all")
+        assert [e["object"]["metadata"]["name"] for e in resumed.events] == ["b", "c"]  # not "a" again
+        assert resumed.latest["b"]["spec"]["defaultRegion"] == "eu-west-3"
+        await resumed.close()
+        await from_scratch.close()
+
+
+@pytest.mark.asyncio
+async def test_bookmarks_keep_an_idle_watch_alive():
+    """kopf re-opens a watch silent for 70 s; a real API server sends BOOKMARKs (about every
+    minute) when asked with allowWatchBookmarks. Without them every idle watch was re-opened and,
+    here, every object re-sent."""
+    emulator, server = await serve_emulator(port=0)
+    emulator.bookmark_seconds = 0.2
+    url = str(server.url).rstrip("/")
+    try:
+        async with aiohttp.ClientSession() as session:
+            cluster = Cluster(url, session)
+            created = await cluster.create("cloudproviders", "team-w", provider("a"))
+            asked, not_asked = Watch(cluster, PROVIDERS, allowWatchBookmarks="true"), Watch(cluster, PROVIDERS)
+
+            async def bookmarked():
+                return sum(e["type"] == "BOOKMARK" for e in asked.events) >= 2
+
+            await eventually(bookmarked, timeout=10, what="bookmarks on an idle watch")
+            bookmark = next(e for e in asked.events if e["type"] == "BOOKMARK")
+            assert bookmark["object"]["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+            assert [e["type"] for e in not_asked.events] == ["ADDED"]
+            await asked.close()
+            await not_asked.close()
+    finally:
+        await server.__aexit__(None, None, None)
+        await emulator.__aexit__(None, None, None)

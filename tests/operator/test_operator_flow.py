@@ -5,6 +5,8 @@ in its own namespace (= tenant)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -311,3 +313,64 @@ async def test_rollback_reapplies_a_previous_revision(cluster, operator, repo):
     await cluster.patch("deployments", ns, "app", {"spec": {"rollbackTo": 9}})
     body = await phase_is(cluster, ns, "app", "Failed")
     assert "revision 9 is not in status.history" in body["status"]["message"] and "1, 2, 3" in body["status"]["message"]
+
+
+async def test_crossplane_synced_false_fails_the_deployment_with_its_message(cluster, operator, rag, repo):
+    """Crossplane could not apply the composition (Synced=False): the Deployment is Failed with
+    Crossplane's message, the conditions are copied, a Warning Event is posted and the outcome
+    is recorded as FAILED."""
+    ns = await team(cluster)
+    await cluster.create("deployments", ns, deployment(ns, "api", repo))
+    await phase_is(cluster, ns, "api", "Provisioning")
+    message = "cannot compose resources: VPC quota exceeded in eu-west-3"
+    await cluster.crossplane(ns, "api", ready="False", synced="False", message=message)
+
+    body = await phase_is(cluster, ns, "api", "Failed")
+    synced = condition(body, "Synced")
+    assert synced["status"] == "False" and synced["reason"] == "ReconcileError" and message in synced["message"]
+    assert condition(body, "Ready")["status"] == "False"
+    assert message in body["status"]["message"]
+    failed = [e for e in await cluster.events(ns) if e["reason"] == "Failed"]
+    assert failed and failed[0]["type"] == "Warning" and message in failed[0]["message"]
+
+    async def recorded():
+        records = await memory_records(rag, ns)
+        assert [(r.revision, r.outcome) for r in records] == [(1, common_pb2.OUTCOME_FAILED)], records
+        return records
+
+    await eventually(recorded, what="FAILED recorded in the memory")
+    assert (await cluster.get("deployments", ns, "api"))["status"]["lastOutcome"] == "Failed"
+    assert len(await cluster.list("infrastructures", ns)) == 1  # left for Crossplane to retry, not duplicated
+
+    # Crossplane recovers: Synced and Ready -> Running, and the new outcome is recorded.
+    await cluster.crossplane(ns, "api", url="https://api.example.com")
+    await phase_is(cluster, ns, "api", "Running")
+
+
+async def test_an_unchanged_deployment_is_rechecked_without_writes(cluster, operator, repo, caplog):
+    """The periodic re-check (every 3 s here, 600 s by default) reads and compares; with nothing
+    changed it writes nothing: no status patch, no Infrastructure patch, no Event."""
+    ns = await team(cluster)
+    await cluster.create("deployments", ns, deployment(ns, "api", repo))
+    await phase_is(cluster, ns, "api", "Provisioning")
+    await cluster.crossplane(ns, "api", url="https://api.example.com")
+    await phase_is(cluster, ns, "api", "Running")
+
+    async def settled():
+        body = await cluster.get("deployments", ns, "api")
+        return body["status"].get("lastOutcome") == "Success" and body
+
+    await eventually(settled, what="outcome recorded")
+    await asyncio.sleep(1)
+    before = (await cluster.get("deployments", ns, "api"), await cluster.get("infrastructures", ns, "api"), len(await cluster.events(ns)))
+    caplog.set_level(logging.INFO, logger="kopf.objects")
+    caplog.clear()
+
+    def rechecks() -> int:
+        return sum(1 for r in caplog.records if r.getMessage() == "Timer 'recheck' succeeded." and f"'namespace': '{ns}'" in str(getattr(r, "k8s_ref", "")))
+
+    await eventually(lambda: asyncio.sleep(0, rechecks() >= 2), timeout=20, what="two re-checks of the Deployment ran")
+    after = (await cluster.get("deployments", ns, "api"), await cluster.get("infrastructures", ns, "api"), len(await cluster.events(ns)))
+    assert after[0]["metadata"]["resourceVersion"] == before[0]["metadata"]["resourceVersion"]
+    assert after[1]["metadata"]["resourceVersion"] == before[1]["metadata"]["resourceVersion"]
+    assert after[2] == before[2]

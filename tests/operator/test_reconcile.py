@@ -414,3 +414,50 @@ def test_memory_record_is_rebuilt_from_the_status(dep, provider):
     assert record.intent.budget.enforcement == common_pb2.BUDGET_ENFORCEMENT_HARD and record.intent.cloud == common_pb2.CLOUD_AWS
     refused = r.memory_record(dep, {"revision": 4, "reason": "BudgetExceeded: over", "estimatedMonthlyCost": 999})
     assert refused.plan.rejected and refused.plan.rejection_reason == "BudgetExceeded: over" and refused.plan.cost.monthly_total_usd == 999
+
+
+# --- outcome writes: bounded concurrency ----------------------------------------------------------
+
+
+def test_outcome_writes_to_the_memory_are_bounded(dep, provider):
+    """400 Deployments turning Running together sent 400 embedding writes at once; the memory
+    missed its deadlines and every retry re-sent the work (benchmark). At most
+    `memory_concurrency` are in flight; the others wait for a slot, not against their deadline."""
+    import asyncio
+
+    from scia.operator.config import OperatorSettings
+    from scia.operator.handlers import Operator
+    from scia.v1 import rag_pb2
+
+    settings = OperatorSettings(kubernetes_url="http://127.0.0.1:1", metrics_port=0, health_port=0, memory_concurrency=3)
+    response = vm_plan()
+    params = r.parameters_from_plan(dep, response.plan, response.analysis, provider)
+    entry = r.history_entry(dep, now=NOW, parameters=params, estimated_monthly=212.5, reason="r")
+
+    class Memory:  # the two calls the operator makes, slow enough to overlap
+        def __init__(self) -> None:
+            self.in_flight = self.peak = self.calls = 0
+
+        async def _call(self):
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            await asyncio.sleep(0.01)
+            self.in_flight -= 1
+            self.calls += 1
+
+        async def RecordDeployment(self, request, timeout):  # noqa: N802 - the gRPC method name
+            await self._call()
+            return rag_pb2.RecordDeploymentResponse(record=request.record)
+
+        async def UpdateOutcome(self, request, timeout):  # noqa: N802
+            await self._call()
+
+    async def run() -> tuple[list[tuple[bool, str]], Memory]:
+        operator = Operator(settings)
+        operator.memory = memory = Memory()
+        results = await asyncio.gather(*(operator.record_outcome(dep, entry, r.OUTCOME_SUCCESS, "Ready") for _ in range(20)))
+        return results, memory
+
+    results, memory = asyncio.run(run())
+    assert all(ok for ok, _ in results) and memory.calls == 40
+    assert memory.peak == 3

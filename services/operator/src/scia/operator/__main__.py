@@ -25,6 +25,32 @@ from scia.runtime.telemetry import configure_tracing, start_metrics_server
 
 log = logging.getLogger("scia.operator")
 
+# kopf logs one INFO line per handler call. For the per-Deployment re-check and the Infrastructure
+# watch that is a line per Deployment per interval and per event, saying nothing; failures are
+# still logged (at WARNING/ERROR, other messages).
+ROUTINE_SUCCESSES = frozenset({"Timer 'recheck' succeeded.", "Handler 'infrastructure' succeeded."})
+
+
+class _SkipRoutineSuccesses(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and record.getMessage() in ROUTINE_SUCCESSES)
+
+
+class _DropKopfSettings(logging.Filter):
+    """kopf attaches its whole settings object to each object-log record (`settings`), which the
+    JSON formatter would print as a ~2 KB repr on every line. Dropped at the output handler, after
+    kopf's own handlers (event posting) have read it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("settings", None)
+        return True
+
+
+def quiet_kopf_logs() -> None:
+    logging.getLogger("kopf.objects").addFilter(_SkipRoutineSuccesses())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropKopfSettings())
+
 
 async def run(settings: OperatorSettings, *, emulator: bool = False, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
@@ -66,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         print(error, file=sys.stderr)
         sys.exit(2)
     configure_logging("operator", settings.log_level)
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        quiet_kopf_logs()
     configure_tracing("scia-operator")
     port = start_metrics_server(settings.metrics_host, settings.metrics_port)
     if port:

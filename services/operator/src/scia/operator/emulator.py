@@ -18,7 +18,11 @@ the bookkeeping a real API server does and that clients rely on:
 - the status subresource: writes to `.../status` only change `status`, writes to the object
   never change `status` (as with `subresources.status` in a CRD);
 - a JSON-patch whose `test` operation fails answers 422, like the API server (kopf treats it as
-  an optimistic-concurrency conflict and retries), instead of a 500.
+  an optimistic-concurrency conflict and retries), instead of a 500;
+- watches as clients expect them (`_serve_watch`): no event lost between the initial listing and
+  the live stream, BOOKMARK events every `bookmark_seconds` when asked (`allowWatchBookmarks`),
+  and a watch resumed from a `resourceVersion` sends only what changed since, not every object
+  again; lists carry a `resourceVersion` to watch from.
 """
 
 from __future__ import annotations
@@ -99,6 +103,18 @@ def _now() -> str:
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _version(value: Any) -> int | None:
+    """A resourceVersion as a number (this emulator's are a counter), None when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# Put on every watch bus every `bookmark_seconds`: wakes the streams to send a BOOKMARK.
+_BOOKMARK_TICK = object()
+
+
 @attrs.define(kw_only=True)
 class SciaKubernetesEmulator(kmock.KubernetesEmulator):
     """kmock's emulator plus uid/generation/resourceVersion bookkeeping and a real status subresource."""
@@ -109,6 +125,10 @@ class SciaKubernetesEmulator(kmock.KubernetesEmulator):
     _write_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False)
     # Requests being served now (by id), see _forget_served_requests.
     _in_flight: set[int] = attrs.field(factory=set, init=False)
+    # A real API server sends a BOOKMARK about every minute; kopf drops and re-opens a watch that
+    # is silent for 70 s (WatchingSettings.inactivity_timeout), which here re-sent every object.
+    bookmark_seconds: float = 30.0
+    _ticker: asyncio.Task | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -155,6 +175,73 @@ class SciaKubernetesEmulator(kmock.KubernetesEmulator):
             except kmock.KubernetesError as error:
                 return await self._render_error(error)
             return await super()._handle(request)
+
+    # --- watches ------------------------------------------------------------------------------
+
+    async def _serve_list(self, request: kmock.Request) -> Any:
+        """kmock's list, with a resourceVersion to watch from (kmock answers '...'): the highest of
+        the listed objects, so a watch from it sends whatever was written after the listing."""
+        payload = await super()._serve_list(request)
+        versions = [_version(item.get("metadata", {}).get("resourceVersion")) for item in payload["items"]]
+        payload["metadata"]["resourceVersion"] = str(max((v for v in versions if v is not None), default=0))
+        return payload
+
+    async def _serve_watch(self, request: kmock.Request):  # type: ignore[override]
+        """kmock's watch, fixed and completed (see the module docstring).
+
+        kmock lists the objects under its lock, sends them, and only then starts reading the
+        resource's event bus: an object created while a large listing was being sent was in
+        neither, and that watcher never heard of it (tests/operator/test_emulator.py). Here the
+        bus position is taken under the same lock as the listing, and kmock writes and publishes
+        under that lock, so every write is in exactly one of the two.
+        """
+        yield b""  # the headers: the client sees the stream open
+        assert request.resource is not None
+        bus = self._buses[request.resource]
+        since = _version(request.params.get("resourceVersion"))
+        bookmarks = request.params.get("allowWatchBookmarks") == "true"
+        check = self._KubernetesEmulator__check  # kmock's name/namespace match
+        async with self._lock:
+            marker = await bus.mark()
+            listed = [obj.raw for obj in self._KubernetesEmulator__get_objs(request, strict=False) if not obj.deleted]
+        self._start_ticker()
+        # Resumed from a version (kopf after a timeout): what changed since, not everything again.
+        # (A deletion in the gap between two watch requests is not replayed: kmock keeps no log.)
+        kind = "ADDED" if since is None else "MODIFIED"
+        newest = since or 0
+        try:
+            for raw in listed:
+                version = _version(raw.get("metadata", {}).get("resourceVersion"))
+                if since is None or version is None or version > since:
+                    newest = max(newest, version or 0)
+                    yield {"type": kind, "object": raw}
+            async for event in bus.stream(since=marker):
+                if event is _BOOKMARK_TICK:
+                    if bookmarks:
+                        yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": str(newest)}}}
+                    continue
+                meta = (event.get("object") or {}).get("metadata", {})
+                if check(request, request.resource, meta.get("namespace"), meta.get("name"), strict=False):
+                    newest = max(newest, _version(meta.get("resourceVersion")) or 0)
+                    yield event
+        finally:
+            await bus.unmark(marker)
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick(), name="emulator bookmarks")
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.bookmark_seconds)
+            for bus in list(self._buses.values()):
+                await bus.put(_BOOKMARK_TICK)
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        return await super().__aexit__(*exc)
 
     def _prepare_create(self, request: kmock.Request) -> None:
         if not isinstance(request.data, dict):

@@ -5,8 +5,10 @@ One `OperatorRegistry` per `Operator` (tests run several in one process, one aft
 Flows (docs/operator.md has the narrative):
 - Deployment created / spec changed / operator resumed -> `_on_spec`: skip when
   observedGeneration == generation (only check the Infrastructure), else plan and apply.
-- Infrastructure watch event, and a periodic timer per Deployment -> `converge`: restore drift,
-  reflect Crossplane's Ready/Synced into the Deployment, record final outcomes in the memory.
+- Infrastructure watch event, and a rare periodic re-check per Deployment (a safety net: the
+  watch catches drift at once) -> `converge`: restore drift, reflect Crossplane's Ready/Synced
+  into the Deployment, record final outcomes in the memory (retried with backoff while the
+  memory is down, `_retry_memory`).
 - Deployment deleted -> `_on_delete` (finalizer scia.io/finalizer): delete the Infrastructure,
   wait until it is gone, record DELETED, release.
 
@@ -18,9 +20,11 @@ spec handler, the Infrastructure watch and the timer would otherwise overwrite e
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime
 import logging
 import os
+import random
 import secrets
 from collections import defaultdict
 from typing import Any
@@ -80,6 +84,16 @@ class Operator:
         self.memory: rag_pb2_grpc.DeploymentMemoryStub | None = None
         self._channels: list[grpc.aio.Channel] = []
         self._locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        # (namespace, Deployment) -> resourceVersion of its Infrastructure as last converged: a
+        # watch re-list (after a 410 Gone, a reconnect) re-sends unchanged objects; those are skipped.
+        self._converged: dict[tuple[str, str], str] = {}
+        # (namespace, Deployment) -> the task retrying an outcome the memory did not take.
+        self._memory_retries: dict[tuple[str, str], asyncio.Task] = {}
+        # Outcome writes in flight at once. Each embeds a record in the memory: 400 Deployments
+        # turning Running together sent 400 at once, the memory missed its deadlines, and every
+        # retry re-sent the work (a retry storm, seen in the benchmark). Waiting for a slot does
+        # not count against a call's deadline.
+        self._memory_slots = asyncio.Semaphore(settings.memory_concurrency)
         self.active = metrics.ActiveDeployments()
         self._register()
 
@@ -94,9 +108,12 @@ class Operator:
         for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
             decorator(r.GROUP, r.VERSION, DEPLOYMENTS, registry=reg, id="reconcile")(self._on_spec)
         kopf.on.delete(r.GROUP, r.VERSION, DEPLOYMENTS, registry=reg, id="finalize")(self._on_delete)
+        # The first re-check of each Deployment is at a random point of the first interval, then one
+        # every interval after it: an operator (re)started with 500 Deployments spreads their checks
+        # evenly instead of running them all at once, every interval.
         kopf.timer(
             r.GROUP, r.VERSION, DEPLOYMENTS, registry=reg, id="recheck",
-            interval=s.recheck_interval_seconds, initial_delay=s.recheck_interval_seconds,
+            interval=s.recheck_interval_seconds, initial_delay=self._first_recheck_delay,
         )(self._on_timer)
         kopf.on.event(
             r.GROUP, r.VERSION, INFRASTRUCTURES, registry=reg, id="infrastructure",
@@ -127,7 +144,16 @@ class Operator:
             self.memory = rag_pb2_grpc.DeploymentMemoryStub(memory_channel)
         logger.info("operator ready: planner %s, memory %s", s.planner_target, s.rag_target or "disabled")
 
+    def _first_recheck_delay(self, **_: Any) -> float:
+        s = self.settings
+        return s.recheck_interval_seconds * (1 - s.recheck_jitter) + random.uniform(0, s.recheck_interval_seconds * s.recheck_jitter)
+
     async def _cleanup(self, **_: Any) -> None:
+        retries = list(self._memory_retries.values())
+        for task in retries:
+            task.cancel()
+        await asyncio.gather(*retries, return_exceptions=True)
+        self._memory_retries.clear()
         for channel in self._channels:
             await channel.close()
         self._channels.clear()
@@ -205,19 +231,25 @@ class Operator:
                 return
             await self.converge(deployment, logger, source="periodic re-check")
 
-    async def _on_infrastructure(self, body: kopf.Body, namespace: str, logger: logging.Logger, **_: Any) -> None:
+    async def _on_infrastructure(self, body: kopf.Body, type: str | None, namespace: str, logger: logging.Logger, **_: Any) -> None:
         owner = body.metadata.labels.get("scia.io/deployment") or next(
             (o["name"] for o in body.metadata.get("ownerReferences", []) if o.get("kind") == "Deployment"), None
         )
         if not owner:
             return
+        key, version = (namespace, owner), body.metadata.get("resourceVersion")
+        if type != "DELETED" and version and self._converged.get(key) == version:
+            return  # this very version was converged already (a re-listed, unchanged object)
         async with self.lock(namespace, owner):
             deployment = await self._fetch(namespace, owner)
             if deployment is None or r.get_path(deployment, "metadata", "deletionTimestamp") or r.needs_planning(deployment):
                 return
             if r.get_path(deployment, "spec", "paused", default=False):
                 return
-            await self.converge(deployment, logger, source="watch")
+            # The event carries the Infrastructure as it is: no need to read it again. A deletion
+            # is checked with a read (the object may already be back).
+            observed: Any = self._MISSING if type == "DELETED" else copy.deepcopy(dict(body))
+            await self.converge(deployment, logger, source="watch", observed=observed)
 
     async def _on_delete(self, name: str, namespace: str, retry: int, logger: logging.Logger, **_: Any) -> None:
         assert self.kube is not None
@@ -249,6 +281,10 @@ class Operator:
             self.active.set(namespace, name, None)
             logger.info("released: the Infrastructure is gone")
         self._locks.pop((namespace, name), None)
+        self._converged.pop((namespace, name), None)
+        retry_task = self._memory_retries.pop((namespace, name), None)
+        if retry_task is not None and retry_task is not asyncio.current_task():
+            retry_task.cancel()
 
     # ---------------------------------------------------------------------------------------
     # applying a revision
@@ -328,6 +364,7 @@ class Operator:
                     delay = self.delay(retry)
                     message = f"planner {s.planner_target} unavailable ({_rpc_text(error)}); retrying in {delay:g}s"
                     cond("PlannerAvailable", "False", "PlannerUnavailable", message)
+                    cond("Planned", "False", "PlannerUnavailable", message)
                     await self.write_status(deployment, {"message": message, "conditions": conditions})
                     raise kopf.TemporaryError(message, delay=delay) from None
                 metrics.PLANS.labels("rejected").inc()
@@ -484,8 +521,51 @@ class Operator:
                         metrics.DEPLOYMENT_SECONDS.labels(labels[0]).observe(seconds)
             else:
                 cond("MemoryAvailable", "False", "MemoryUnavailable", f"recording revision {current['revision']} as {outcome} failed, will retry: {why}")
+                self._retry_memory(namespace, name)
         changes["conditions"] = conditions
-        return await self.write_status(deployment, changes)
+        updated = await self.write_status(deployment, changes)
+        infrastructure_version = r.get_path(observed, "metadata", "resourceVersion") if isinstance(observed, dict) else None
+        pending = r.get_path(r.condition(conditions, "MemoryAvailable"), "status") == "False"
+        if infrastructure_version and not pending:
+            self._converged[(namespace, name)] = infrastructure_version
+        else:
+            self._converged.pop((namespace, name), None)
+        return updated
+
+    def _retry_memory(self, namespace: str, name: str) -> None:
+        """Retry recording an outcome with backoff until the memory takes it (one task per
+        Deployment). The watch and the re-check would retry too, but only when something changes
+        or every RECHECK_INTERVAL_SECONDS."""
+        key = (namespace, name)
+        task = self._memory_retries.get(key)
+        if task is None or task.done():
+            self._memory_retries[key] = asyncio.create_task(self._memory_retry_loop(namespace, name), name=f"memory retry {namespace}/{name}")
+
+    async def _memory_retry_loop(self, namespace: str, name: str) -> None:
+        attempt = 0
+        try:
+            while True:
+                # Jittered: Deployments that failed together do not all retry together.
+                await asyncio.sleep(self.delay(attempt) * random.uniform(0.75, 1.25))
+                attempt += 1
+                try:
+                    async with self.lock(namespace, name):
+                        deployment = await self._fetch(namespace, name)
+                        if (
+                            deployment is None or r.get_path(deployment, "metadata", "deletionTimestamp")
+                            or r.needs_planning(deployment) or r.get_path(deployment, "spec", "paused", default=False)
+                        ):
+                            return  # deletion and a new revision record outcomes themselves
+                        deployment = await self.converge(deployment, log, source="memory retry")
+                except Exception as error:  # noqa: BLE001 - an API hiccup must not end the retries
+                    log.warning("retrying the memory for %s/%s after: %r", namespace, name, error)
+                    continue
+                memory = r.condition(r.get_path(deployment, "status", "conditions"), "MemoryAvailable") or {}
+                if memory.get("status") != "False":
+                    return
+        finally:
+            if self._memory_retries.get((namespace, name)) is asyncio.current_task():
+                del self._memory_retries[(namespace, name)]
 
     async def record_outcome(self, deployment: dict, entry: dict, outcome: str, reason: str) -> tuple[bool, str]:
         """RecordDeployment then UpdateOutcome; both idempotent by (tenant, uid, revision)."""
@@ -493,11 +573,12 @@ class Operator:
             return True, "memory disabled"
         record = r.memory_record(deployment, entry)
         try:
-            response = await self.memory.RecordDeployment(rag_pb2.RecordDeploymentRequest(record=record), timeout=self.settings.rag_timeout_seconds)
-            await self.memory.UpdateOutcome(
-                rag_pb2.UpdateOutcomeRequest(tenant=record.tenant, id=response.record.id, outcome=r.OUTCOME_VALUES[outcome], reason=reason[:1000]),
-                timeout=self.settings.rag_timeout_seconds,
-            )
+            async with self._memory_slots:
+                response = await self.memory.RecordDeployment(rag_pb2.RecordDeploymentRequest(record=record), timeout=self.settings.rag_timeout_seconds)
+                await self.memory.UpdateOutcome(
+                    rag_pb2.UpdateOutcomeRequest(tenant=record.tenant, id=response.record.id, outcome=r.OUTCOME_VALUES[outcome], reason=reason[:1000]),
+                    timeout=self.settings.rag_timeout_seconds,
+                )
         except grpc.aio.AioRpcError as error:
             metrics.MEMORY_WRITES.labels("error").inc()
             log.warning("recording %s/%s revision %s failed: %s", record.tenant, record.name, record.revision, _rpc_text(error))
