@@ -110,6 +110,10 @@ async def test_create_plans_provisions_and_runs(cluster, operator, rag, repo):
     records = await eventually(recorded, what="outcome recorded in the memory")
     assert records[0].revision == 1 and records[0].uid == body["metadata"]["uid"]
     assert records[0].plan.configuration.vm.instance_type == params["vm"]["instanceType"]
+    # What the planner found is remembered, so its recall (same language, shared dependencies) finds it.
+    app = records[0].analysis.applications[0]
+    assert app.language == "python" and app.framework == "flask" and "flask" in [d.name for d in app.dependencies]
+    assert body["status"]["history"][0]["analysis"]["language"] == "python"
     body = await cluster.get("deployments", ns, "api")
     assert body["status"]["history"][0]["outcome"] == "Success" and body["status"]["lastOutcome"] == "Success"
     reasons = [e["reason"] for e in await cluster.events(ns)]

@@ -416,6 +416,43 @@ def test_memory_record_is_rebuilt_from_the_status(dep, provider):
     assert refused.plan.rejected and refused.plan.rejection_reason == "BudgetExceeded: over" and refused.plan.cost.monthly_total_usd == 999
 
 
+def test_memory_record_keeps_what_the_planner_found(dep, provider):
+    """The planner's recall filters by language and weighs shared dependencies and the planned
+    load: a record with only the framework would never be cited. The revision keeps a compact
+    analysis in status.history, within the CRD's schema, and the record is rebuilt from it."""
+    response = vm_plan()
+    app = response.analysis.applications[0]
+    app.runtime_version = "3.12"
+    app.has_dockerfile = True
+    app.dependencies.extend([common_pb2.Dependency(name="flask"), common_pb2.Dependency(name="celery"),
+                             common_pb2.Dependency(name="pytest", dev=True), common_pb2.Dependency(name="x" * 300)])
+    app.dependencies.extend(common_pb2.Dependency(name=f"lib{i}") for i in range(60))
+    app.ports.append(common_pb2.Port(number=5000))
+    response.analysis.backing_services.append(common_pb2.BackingService(kind="postgres"))
+    response.plan.requirements.CopyFrom(common_pb2.Requirements(expected_rps=120, high_availability=True))
+    summary = r.analysis_summary(response.analysis, response.plan.requirements)
+    assert summary["language"] == "python" and summary["framework"] == "Flask" and summary["traits"] == ["health_endpoint"]
+    assert summary["dependencies"][:2] == ["flask", "celery"] and "pytest" not in summary["dependencies"]
+    assert len(summary["dependencies"]) == r.SUMMARY_DEPENDENCIES and len(summary["dependencies"][2]) == 214
+    assert summary["requirements"] == {"expectedRps": 120, "highAvailability": True}
+
+    params = r.parameters_from_plan(dep, response.plan, response.analysis, provider)
+    entry = r.history_entry(dep, now=NOW, parameters=params, estimated_monthly=212.5, reason="steady", analysis=summary)
+    dep["status"] = {"decision": r.decision_status(response.plan), "cost": r.cost_status(response.plan), "history": [entry]}
+    assert errors({"apiVersion": "scia.io/v1alpha1", "kind": "Deployment", "metadata": {"name": "x"}, "spec": dep["spec"], "status": dep["status"]}) == []
+
+    record = r.memory_record(dep, entry)
+    recorded = record.analysis.applications[0]
+    assert (recorded.language, recorded.framework, recorded.runtime_version, recorded.has_dockerfile) == ("python", "Flask", "3.12", True)
+    assert [d.name for d in recorded.dependencies] == summary["dependencies"]
+    assert [t.kind for t in recorded.traits] == [common_pb2.TRAIT_KIND_HEALTH_ENDPOINT] and [p.number for p in recorded.ports] == [5000]
+    assert [b.kind for b in record.analysis.backing_services] == ["postgres"]
+    assert record.plan.requirements.expected_rps == 120 and record.plan.requirements.high_availability
+    # A revision written before the summary existed still gives the framework.
+    old = r.memory_record(dep, {k: v for k, v in entry.items() if k != "analysis"})
+    assert old.analysis.applications[0].framework == params["framework"]
+
+
 # --- outcome writes: bounded concurrency ----------------------------------------------------------
 
 

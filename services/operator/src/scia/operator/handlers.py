@@ -303,10 +303,15 @@ class Operator:
             nonlocal conditions
             conditions = r.set_condition(conditions, type_, state, reason, message, generation=generation, now=now_iso())
 
+        # What the planner found in the repository, kept with the revision for the memory.
+        summary: dict | None = None
+
         async def refuse(reason: str, message: str, extra: dict | None = None, *, estimated: float | None = None) -> None:
             """Final for this revision: Failed, with the reason, and the revision in history."""
             cond("Ready", "False", reason, message)
-            entry = r.history_entry(deployment, now=started, parameters=None, estimated_monthly=estimated, reason=f"{reason}: {message}")
+            entry = r.history_entry(
+                deployment, now=started, parameters=None, estimated_monthly=estimated, reason=f"{reason}: {message}", analysis=summary
+            )
             changes = {
                 "phase": r.FAILED,
                 "observedGeneration": generation,
@@ -345,6 +350,7 @@ class Operator:
                 await refuse("RollbackTargetNotFound", why)
                 return
             parameters = r.rollback_parameters(deployment, target)
+            summary = target.get("analysis")
             estimated = float(target.get("estimatedMonthlyCost") or 0)
             reason = f"rollback to revision {rollback_to}"
             cond("Planned", "True", "RolledBack", f"parameters of revision {rollback_to} re-applied; remove spec.rollbackTo to plan again")
@@ -374,6 +380,7 @@ class Operator:
                 return
             metrics.PLANS.labels("ok").inc()
             plan = response.plan
+            summary = r.analysis_summary(response.analysis, plan.requirements)
             cond("PlannerAvailable", "True", "Available", "the planner answered")
             decision, cost = r.decision_status(plan), r.cost_status(plan)
             budget = r.check_budget(plan, deployment)
@@ -413,7 +420,10 @@ class Operator:
             await self.write_status(deployment, {"message": message, "conditions": conditions})
             raise kopf.TemporaryError(message, delay=s.deletion_poll_seconds)
         observed = await self._put_infrastructure(desired, observed)
-        entry = r.history_entry(deployment, now=started, parameters=parameters, estimated_monthly=estimated, reason=reason, composition_version=s.composition_version)
+        entry = r.history_entry(
+            deployment, now=started, parameters=parameters, estimated_monthly=estimated, reason=reason,
+            composition_version=s.composition_version, analysis=summary,
+        )
         state = r.infrastructure_state(observed)
         cond("Synced", *state.synced)
         cond("Ready", *state.ready)

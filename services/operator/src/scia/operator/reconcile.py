@@ -550,6 +550,79 @@ def cost_status(plan: common_pb2.Plan) -> dict:
 # history and rollback
 
 
+# The memory learns from what the app *is* (language, dependencies, traits) and the load it was
+# planned for, so a revision keeps a compact copy of the planner's analysis beside its
+# parameters: the record written when the outcome is known is rebuilt from the status alone.
+SUMMARY_DEPENDENCIES = 40
+
+
+def analysis_summary(analysis: common_pb2.RepositoryAnalysis, requirements: common_pb2.Requirements | None = None) -> dict:
+    """The primary application's facts and the planned-for load, as status.history[].analysis
+    (runtime dependencies by name, capped: the evidence stays with the planner)."""
+    summary: dict[str, Any] = {}
+    if analysis.applications:
+        app = analysis.applications[0]
+        traits = sorted({common_pb2.TraitKind.Name(t.kind).removeprefix("TRAIT_KIND_").lower() for t in app.traits if t.kind})
+        # Sliced to the CRD's limits: a status the API server refuses would block the revision.
+        summary = {
+            "language": app.language[:64],
+            "framework": app.framework[:64],
+            "runtimeVersion": app.runtime_version[:64],
+            "dependencies": [d.name[:214] for d in app.dependencies if d.name and not d.dev][:SUMMARY_DEPENDENCIES],
+            "traits": traits[:16],
+            "ports": sorted({p.number for p in app.ports if 0 < p.number <= 65535})[:32],
+            "hasDockerfile": app.has_dockerfile,
+        }
+    summary["backingServices"] = sorted({b.kind[:64] for b in analysis.backing_services if b.kind})[:32]
+    if requirements is not None:
+        summary["requirements"] = {
+            "expectedRps": round(requirements.expected_rps, 3),
+            "expectedUsers": requirements.expected_users,
+            "highAvailability": requirements.high_availability,
+            "autoscaling": requirements.autoscaling,
+            "latencyP99Ms": requirements.latency_p99_ms,
+        }
+    return _drop_empty(summary)
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        cleaned = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in ("", 0, 0.0, False, [], {}, None)}
+    return value
+
+
+def analysis_from_summary(summary: dict, repository: common_pb2.RepositoryRef, framework: str = "", start_command: str = "") -> tuple[common_pb2.RepositoryAnalysis, common_pb2.Requirements]:
+    """The inverse of `analysis_summary` (what the memory record carries)."""
+    analysis = common_pb2.RepositoryAnalysis(repository=repository)
+    traits = []
+    for name in summary.get("traits") or []:
+        kind = common_pb2.TraitKind.Value(f"TRAIT_KIND_{name.upper()}") if f"TRAIT_KIND_{name.upper()}" in common_pb2.TraitKind.keys() else 0
+        if kind:
+            traits.append(common_pb2.Trait(kind=kind))
+    if summary or framework:
+        analysis.applications.append(common_pb2.Application(
+            language=summary.get("language", ""),
+            framework=summary.get("framework") or framework,
+            runtime_version=summary.get("runtimeVersion", ""),
+            dependencies=[common_pb2.Dependency(name=name) for name in summary.get("dependencies") or []],
+            ports=[common_pb2.Port(number=int(n)) for n in summary.get("ports") or []],
+            traits=traits,
+            has_dockerfile=bool(summary.get("hasDockerfile")),
+            start_command=start_command,
+        ))
+    analysis.backing_services.extend(common_pb2.BackingService(kind=k) for k in summary.get("backingServices") or [])
+    wanted = summary.get("requirements") or {}
+    requirements = common_pb2.Requirements(
+        expected_rps=float(wanted.get("expectedRps") or 0),
+        expected_users=int(wanted.get("expectedUsers") or 0),
+        high_availability=bool(wanted.get("highAvailability")),
+        autoscaling=bool(wanted.get("autoscaling")),
+        latency_p99_ms=int(wanted.get("latencyP99Ms") or 0),
+    )
+    return analysis, requirements
+
+
 def history_entry(
     deployment: dict,
     *,
@@ -558,8 +631,11 @@ def history_entry(
     estimated_monthly: float | None,
     reason: str,
     composition_version: str = "",
+    analysis: dict | None = None,
 ) -> dict:
     entry: dict[str, Any] = {"revision": revision_of(deployment), "timestamp": now, "outcome": OUTCOME_PENDING, "reason": reason[:2048]}
+    if analysis:
+        entry["analysis"] = copy.deepcopy(analysis)
     if parameters is not None:
         entry["parameters"] = copy.deepcopy(parameters)
         entry["strategy"] = parameters["strategy"]
@@ -647,11 +723,13 @@ def memory_record(deployment: dict, entry: dict) -> common_pb2.DeploymentRecord:
     if not parameters and entry.get("reason"):
         plan.rejected = True
         plan.rejection_reason = entry["reason"]
-    analysis = common_pb2.RepositoryAnalysis(
-        repository=common_pb2.RepositoryRef(url=repository.get("url", ""), ref=repository.get("ref", ""), subdirectory=repository.get("subdirectory", "")),
+    analysis, requirements = analysis_from_summary(
+        entry.get("analysis") or {},
+        common_pb2.RepositoryRef(url=repository.get("url", ""), ref=repository.get("ref", ""), subdirectory=repository.get("subdirectory", "")),
+        framework=parameters.get("framework", ""),
+        start_command=parameters.get("startCommand", ""),
     )
-    if parameters.get("framework"):
-        analysis.applications.append(common_pb2.Application(framework=parameters["framework"], start_command=parameters.get("startCommand", "")))
+    plan.requirements.CopyFrom(requirements)
     return common_pb2.DeploymentRecord(
         tenant=meta.get("namespace", ""),
         name=meta.get("name", ""),
