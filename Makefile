@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make up      run the local stack (embedded defaults, no cluster needed)"
-	@echo "make test    run the whole test suite"
+	@echo "make test    run the whole test suite (Python, the UI's Vitest tests, the UI end-to-end in Chromium)"
+	@echo "make ui      build the web UI (npm ci when the lock changed, then npm run build)"
 	@echo "make bench   run the benchmarks, write bench/results/ and print a summary"
 	@echo "make protos  regenerate the gRPC stubs from protos/"
 	@echo "make lock    re-pin requirements/constraints.txt from the current venv"
@@ -30,8 +31,30 @@ $(STAMP): requirements/constraints.txt requirements/dev.txt $(addsuffix /pyproje
 up: setup
 	$(BIN)/scia-dev up
 
-test: setup
+test: setup ui browser
+	cd $(UI) && npm test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# --- web UI (services/gateway/ui): React + TypeScript, built by Vite, served by the gateway ---
+.PHONY: ui browser
+UI := services/gateway/ui
+UI_STAMP := $(UI)/node_modules/.scia-package-lock.sha256
+
+# npm ci only when package-lock.json changed; the stamp holds the lock's hash, as scia-dev up checks it.
+$(UI_STAMP): $(UI)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20.19+ (e.g. apt-get install -y nodejs npm)"; exit 1; }
+	cd $(UI) && npm ci --no-audit --no-fund
+	sha256sum $(UI)/package-lock.json | cut -d' ' -f1 > $@
+
+ui: $(UI_STAMP)
+	cd $(UI) && npm run build
+
+# Debian's chromium for the end-to-end tests (Playwright's own browser download is not used).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the UI end-to-end tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else sudo apt-get update && sudo apt-get install -y chromium; fi; }
 
 bench: setup
 	$(BIN)/python -m bench
@@ -48,4 +71,4 @@ lock: setup
 	  $(BIN)/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > requirements/constraints.txt
 
 clean:
-	rm -rf $(VENV) .scia .pytest_cache
+	rm -rf $(VENV) .scia .pytest_cache services/gateway/ui/node_modules services/gateway/ui/dist

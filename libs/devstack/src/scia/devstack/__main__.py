@@ -1,6 +1,7 @@
 """`scia-dev`: the local stack.
 
     scia-dev up [--once]          start every service on loopback, wait for health, run the walkthrough
+    scia-dev up --kubeconfig PATH the same against that kubeconfig's cluster instead of the emulator
     scia-dev embed TEXT [TEXT...] embed texts with the running embedder
 """
 
@@ -14,7 +15,9 @@ import threading
 from pathlib import Path
 
 from scia.devstack import demo
+from scia.devstack.kubeconfig import KubeconfigError, resolve
 from scia.devstack.stack import LocalStack, default_services
+from scia.devstack.webui import UI_PATH, ensure_ui
 
 
 async def walkthrough(stack: LocalStack, repository: str, token: str) -> None:
@@ -26,9 +29,9 @@ async def walkthrough(stack: LocalStack, repository: str, token: str) -> None:
     planned = await demo.plan_example(target["planner"], repository)
     print(demo.describe_plan(planned))
     print("\n3. Deploy it: GraphQL (gateway) -> Deployment resource -> operator -> Infrastructure")
-    await demo.deploy_through_gateway(
-        f"http://{target['gateway']}", token, f"http://{target['kubernetes']}", repository
-    )
+    # Against a cluster (--kubeconfig) its Crossplane provisions; the stand-in plays it only locally.
+    kubernetes_url = f"http://{target['kubernetes']}" if "kubernetes" in target else ""
+    await demo.deploy_through_gateway(f"http://{target['gateway']}", token, kubernetes_url, repository)
     print("\n4. What the memory learned (rag): the operator recorded the outcome")
     for _ in range(50):  # the outcome is written right after the phase turns Running
         lines = await demo.remembered_outcomes(target["rag"])
@@ -41,15 +44,27 @@ async def walkthrough(stack: LocalStack, repository: str, token: str) -> None:
 
 def up(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
-    stack = LocalStack(default_services(state_dir, args.base_port, args.metrics_base_port), state_dir)
+    repository = args.repository or demo.repository_root()
+    cluster = None
+    if args.kubeconfig:
+        try:  # checked before anything starts: the gateway's needs are narrower than kubectl's
+            cluster = resolve(Path(args.kubeconfig))
+        except KubeconfigError as error:
+            print(f"scia-dev up: {error}", file=sys.stderr)
+            return 2
+        print(f"SCIA local stack against context {cluster.context!r} of {cluster.kubeconfig} ({cluster.server});")
+        print(f"  the cluster needs the SCIA CRDs (crds/) and a namespace {demo.NAMESPACE}; nothing is emulated")
+    else:
+        print("SCIA local stack (embedded defaults, no cluster needed)")
+    ui_dir = None if args.no_ui else ensure_ui(Path(repository) / UI_PATH)
+    stack = LocalStack(default_services(state_dir, args.base_port, args.metrics_base_port, ui_dir, cluster), state_dir)
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop_requested.set())
-    print("SCIA local stack (embedded defaults, no cluster needed)")
     try:
         stack.start()
         token = demo.issue_token(stack.spec("gateway").env)
-        asyncio.run(walkthrough(stack, args.repository or demo.repository_root(), token))
+        asyncio.run(walkthrough(stack, repository, token))
     except Exception as error:  # StartupError, or a step of the walkthrough failing
         print(f"\nstart-up failed: {error}", file=sys.stderr)
         stack.stop()
@@ -61,8 +76,15 @@ def up(args: argparse.Namespace) -> int:
         metrics = f"   metrics http://127.0.0.1:{spec.metrics_port}/metrics" if spec.metrics_port else ""
         print(f"  {spec.name:<10} {where}{metrics}")
     print(f"  logs       {stack.log_dir}/<service>.log (JSON lines)")
-    print("  kubernetes is an in-memory API (no cluster): it forgets everything when the stack stops")
-    print(f"\nGraphQL: http://{gateway.target}/graphql   token for demo (admin of {demo.NAMESPACE}):\n  {token}")
+    if cluster is None:
+        print("  kubernetes is an in-memory API (no cluster): it forgets everything when the stack stops")
+    else:
+        print(f"  kubernetes is {cluster.server} (context {cluster.context!r}): what was applied stays there")
+    if ui_dir:
+        print(f"\nWeb UI:  http://{gateway.target}/   sign in with the demo token below")
+    else:
+        print(f"\nWeb UI:  not built (see above); http://{gateway.target}/ says how to build it")
+    print(f"GraphQL: http://{gateway.target}/graphql   token for demo (admin of {demo.NAMESPACE}):\n  {token}")
     print("\nTry:")
     query = '{"query": "{ deployments(namespace: \\"team-demo\\") { edges { node { name phase cost { estimatedMonthly } } } } }"}'
     print(f"  curl -s http://{gateway.target}/graphql -H 'Authorization: Bearer <token>' \\")
@@ -100,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     up_parser.add_argument("--metrics-base-port", type=int, default=9101)
     up_parser.add_argument("--state-dir", default=".scia", help="logs and local data (the memory's database)")
     up_parser.add_argument("--repository", help="SCIA checkout holding the example app (default: this one)")
+    up_parser.add_argument("--no-ui", action="store_true", help="do not build or serve the web UI")
+    up_parser.add_argument(
+        "--kubeconfig", metavar="PATH",
+        help="run the operator and the gateway against this kubeconfig's current context instead of the in-memory emulator",
+    )
     up_parser.set_defaults(handler=up)
     embed_parser = commands.add_parser("embed", help="embed texts with the running embedder")
     embed_parser.add_argument("texts", nargs="+")

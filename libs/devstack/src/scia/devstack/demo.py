@@ -4,7 +4,6 @@ through the services' gRPC contracts, exactly as the operator and the gateway ma
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
-
+import scia.compositions as compositions
 from scia.runtime.client import create_channel
 from scia.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc, planner_pb2, planner_pb2_grpc, rag_pb2, rag_pb2_grpc
 
@@ -203,15 +202,6 @@ async def wait_for_phase(session, url, token, phases: set[str], seen: list[str],
         await asyncio.sleep(0.3)
 
 
-def load_composition_renderer(repository: str):
-    """compositions/build.py of the checkout: it renders a composition as function-kcl does."""
-    spec = importlib.util.spec_from_file_location("scia_compositions_build", Path(repository) / "compositions" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
-
-
 async def play_crossplane(session: aiohttp.ClientSession, kubernetes_url: str, repository: str) -> list[str]:
     """What Crossplane would do with the Infrastructure, as far as this machine can.
 
@@ -222,14 +212,12 @@ async def play_crossplane(session: aiohttp.ClientSession, kubernetes_url: str, r
     path = f"{kubernetes_url}/apis/scia.io/v1alpha1/namespaces/{NAMESPACE}/infrastructures/{DEPLOYMENT}"
     async with session.get(path) as response:
         xr = await response.json()
-    labels = xr["spec"]["crossplane"]["compositionSelector"]["matchLabels"]
-    build = load_composition_renderer(repository)
-    composition = build.find(labels["scia.io/cloud"], labels["scia.io/strategy"])
-    # function-kcl also returns the composite itself (its status); only managed resources are cloud ones.
-    resources = [item for item in build.render(build.source_for(composition), xr) if item["kind"] != xr["kind"]]
-    lines = [f"  composition {composition.name} renders {len(resources)} cloud resources:"]
+    # The Composition the XR selects, rendered as function-kcl runs it (scia.compositions).
+    rendering = compositions.render(xr)
+    resources = rendering.resources
+    lines = [f"  composition {rendering.composition} renders {len(resources)} cloud resources:"]
     for resource in resources:
-        name = resource.get("metadata", {}).get("annotations", {}).get("krm.kcl.dev/composition-resource-name", "?")
+        name = compositions.resource_name(resource) or "?"
         lines.append(f"    {resource['apiVersion'].split('/')[0]:<32} {resource['kind']:<28} {name}")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     conditions = [
@@ -285,6 +273,9 @@ async def deploy_through_gateway(gateway_url: str, token: str, kubernetes_url: s
         print(f"  createDeployment {NAMESPACE}/{DEPLOYMENT}; the operator reconciles it:")
         seen: list[str] = []
         await wait_for_phase(session, url, token, {"Provisioning", "Running"}, seen)
+        if not kubernetes_url:  # a real cluster (scia-dev up --kubeconfig): its Crossplane takes over
+            print(f"  applied; Crossplane in the cluster provisions it: kubectl -n {NAMESPACE} get infrastructures.scia.io {DEPLOYMENT}")
+            return
         for line in await play_crossplane(session, kubernetes_url, repository):
             print(line)
         running = await wait_for_phase(session, url, token, {"Running"}, seen)

@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scia.devstack.kubeconfig import ClusterAccess, against_cluster
 from scia.runtime.healthcheck import check
 
 
@@ -77,8 +78,12 @@ def local_signing_key(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def default_services(state_dir: Path, base_port: int = 50051, metrics_base_port: int = 9101) -> list[ServiceSpec]:
-    """Every service, in start order (each after what it calls)."""
+def default_services(
+    state_dir: Path, base_port: int = 50051, metrics_base_port: int = 9101, ui_dir: Path | None = None,
+    cluster: ClusterAccess | None = None,
+) -> list[ServiceSpec]:
+    """Every service, in start order (each after what it calls); the gateway serves ui_dir at /.
+    With `cluster` (scia-dev up --kubeconfig), no emulator: the operator and the gateway use it."""
     embedder = grpc_service("embedder", "scia.embedder", "SCIA_EMBEDDER_", base_port, metrics_base_port)
     rag = grpc_service(
         "rag", "scia.rag", "SCIA_RAG_", base_port + 1, metrics_base_port + 1,
@@ -137,6 +142,8 @@ def default_services(state_dir: Path, base_port: int = 50051, metrics_base_port:
             "SCIA_GATEWAY_KUBERNETES_URL": kubernetes_url,
             "SCIA_GATEWAY_PLANNER_TARGET": planner.target,
             "SCIA_GATEWAY_RAG_TARGET": rag.target,
+            # Empty means unset: / then says the UI is not built and how to build it.
+            "SCIA_GATEWAY_UI_DIR": str(ui_dir) if ui_dir else "",
         },
         ready_url=f"http://127.0.0.1:{gateway_port}/healthz",
         metrics_port=gateway_port,
@@ -144,6 +151,8 @@ def default_services(state_dir: Path, base_port: int = 50051, metrics_base_port:
         # uvicorn re-raises SIGTERM after its graceful shutdown, so that supervisors see the signal.
         clean_exit_codes=(0, -signal.SIGTERM),
     )
+    if cluster is not None:
+        return [embedder, rag, planner, *against_cluster(cluster, operator, gateway, state_dir)]
     return [embedder, rag, planner, kubernetes, operator, gateway]
 
 
