@@ -1,7 +1,9 @@
 """Planner decision-accuracy benchmark (issue 4): does the planner learn from recorded outcomes?
 
 `python -m bench planner` (or `python -m bench.planner --scenarios 30` for a quick run; the env
-variable SCIA_BENCH_PLANNER_SCENARIOS does the same for `python -m bench planner`).
+variable SCIA_BENCH_PLANNER_SCENARIOS does the same for `python -m bench planner`). Diagnostics:
+`python -m bench.planner --explain --plot '' --output /tmp/planner.json` also records, per
+learning step, what the planner's Retrieve request returns and how `retrieval.assess` weighs it.
 
 Protocol, with the embedder, the RAG service (an embedded PostgreSQL in a fresh data folder under
 `.scia/bench/`, so memory starts EMPTY) and the planner as their own processes on loopback:
@@ -42,6 +44,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
 import random
 import shutil
@@ -193,6 +197,7 @@ class Step:
     latency_ms: float
     thumbs_up: bool = False  # the simulated team's verdict (the accuracy the documents mean)
     vote_comment: str = ""
+    explain: str = ""  # with --explain: what retrieval found for this plan (diagnostics)
 
     @property
     def succeeded(self) -> bool:
@@ -386,17 +391,44 @@ async def plan_one(planner: planner_pb2_grpc.PlannerStub, scenario: Scenario, te
     return response.plan, time.perf_counter() - started
 
 
+async def explain_retrieval(memory: rag_pb2_grpc.DeploymentMemoryStub, scenario: Scenario, tenant: str,
+                            catalogue: Catalogue, families: dict[str, str]) -> str:
+    """Diagnostics, before the Plan (same memory): what the planner's own Retrieve request returns
+    for this scenario and what `retrieval.assess` makes of it; how many retrieved neighbours (and
+    how many of the records in memory) share the app's latent family, which only the generator
+    knows. Says whether a missed lesson was not retrieved or not weighed enough."""
+    from scia.planner import retrieval
+    from scia.planner.intent import derived_rps, understand
+
+    analysis, intent = scenario.analysis(), scenario.deployment_intent()
+    request = retrieval.retrieve_request(tenant, analysis, intent, limit=16)  # the planner's own query
+    results = list((await memory.Retrieve(request)).results)
+    rps = derived_rps(understand(intent.prompt).requirements)[0]
+    evidence = retrieval.assess(results, analysis.applications[0], catalogue, rps=rps)
+    kin = retrieval.kinship([r for r in results if r.record.plan.strategy], analysis.applications[0])
+    same = [r for r in results if families.get(r.record.name) == scenario.family]
+    in_memory = sum(1 for name, family in families.items() if family == scenario.family and name != scenario.app.name)
+    floors = {scenarios.STRATEGY_NAMES[k]: v for k, v in evidence.memory_floor_gb.items()}
+    ceilings = {scenarios.STRATEGY_NAMES[k]: v for k, v in evidence.memory_ceiling_gb.items()}
+    return (f"retrieved {len(results)}, same family {len(same)} (in memory {in_memory}), "
+            f"same-family kin factors {[round(kin.get(r.record.id, 1.0), 2) for r in same][:6]}, "
+            f"needs {sorted(evidence.needs)} balance {evidence.need_balance}, floors {floors}, ceilings {ceilings}")
+
+
 async def sequence(planner, memory, items: Sequence[Scenario], catalogue: Catalogue, tenant: str, *,
-                   disable_retrieval: bool, record: bool, label: str) -> list[Step]:
+                   disable_retrieval: bool, record: bool, label: str, explain: bool = False) -> list[Step]:
     steps = []
+    families: dict[str, str] = {}
     for index, scenario in enumerate(items):
+        why = await explain_retrieval(memory, scenario, tenant, catalogue, families) if explain and not disable_retrieval else ""
+        families[scenario.app.name] = scenario.family
         plan, latency = await plan_one(planner, scenario, tenant, disable_retrieval)
         result = None
         if record:
             decision = decision_of(plan, catalogue)
             result, _stand_in = outcome_of(scenario, decision)
             await record_outcome(memory, scenario, plan, result, verdict_of(scenario, decision, result), tenant)
-        steps.append(step_of(index, scenario, plan, catalogue, latency, result))
+        steps.append(dataclasses.replace(step_of(index, scenario, plan, catalogue, latency, result), explain=why))
         if (index + 1) % 25 == 0:
             print(f"  {label}: {index + 1}/{len(items)}, thumbs up so far {accuracy(steps, 'thumbs_up')}, "
                   f"strict {accuracy(steps)}", flush=True)
@@ -404,7 +436,7 @@ async def sequence(planner, memory, items: Sequence[Scenario], catalogue: Catalo
 
 
 async def _run_against(planner_target: str, rag_target: str, items: list[Scenario], held_out: list[Scenario],
-                       catalogue: Catalogue) -> dict:
+                       catalogue: Catalogue, explain: bool = False) -> dict:
     from scia.runtime.client import create_channel
 
     planner_channel = create_channel(planner_target, [PLANNER], timeout=30)
@@ -414,7 +446,7 @@ async def _run_against(planner_target: str, rag_target: str, items: list[Scenari
     try:
         print("sequence with retrieval", flush=True)
         learning = await sequence(planner, memory, items, catalogue, LEARNING_TENANT, disable_retrieval=False,
-                                  record=True, label="retrieval")
+                                  record=True, label="retrieval", explain=explain)
         print("sequence without retrieval (baseline)", flush=True)
         baseline = await sequence(planner, memory, items, catalogue, BASELINE_TENANT, disable_retrieval=True,
                                   record=True, label="baseline")
@@ -431,7 +463,7 @@ async def _run_against(planner_target: str, rag_target: str, items: list[Scenari
             "memory_records": stats.total, "reranker": stats.reranker}
 
 
-def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Path = DOCS_PLOT) -> dict:
+def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Path = DOCS_PLOT, explain: bool = False) -> dict:
     count = count or int(os.environ.get("SCIA_BENCH_PLANNER_SCENARIOS", SCENARIOS))
     generator = scenarios.ScenarioGenerator(seed=SEED)
     items = generator.scenarios(count)
@@ -446,7 +478,7 @@ def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Pat
         with service_process("scia.embedder", "SCIA_EMBEDDER_") as embedder_target, \
                 service_process("scia.rag", "SCIA_RAG_", embedder_target=embedder_target, data_dir=str(data_dir)) as rag_target, \
                 service_process("scia.planner", "SCIA_PLANNER_", rag_target=rag_target, llm_base_url="") as planner_target:
-            runs = asyncio.run(_run_against(planner_target, rag_target, items, held_out, catalogue))
+            runs = asyncio.run(_run_against(planner_target, rag_target, items, held_out, catalogue, explain))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     learning, baseline = runs["learning"], runs["baseline"]
@@ -586,12 +618,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scenarios", type=int, default=None, help=f"sequence length (default {SCENARIOS})")
     parser.add_argument("--held-out", type=int, default=HELD_OUT)
     parser.add_argument("--plot", default=str(DOCS_PLOT), help="PNG path ('' for none)")
+    parser.add_argument("--explain", action="store_true",
+                        help="record, per learning step, what retrieval found and how it was weighed (one more Retrieve per step)")
+    parser.add_argument("--output", default="", help="write the results JSON here instead of bench/results/planner.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    results = run(args.scenarios, args.held_out, Path(args.plot) if args.plot else None)
-    path = write_results("planner", results)
-    print(f"\n## planner ({path.relative_to(ROOT)})\n\n{summary(results)}\n")
+    results = run(args.scenarios, args.held_out, Path(args.plot) if args.plot else None, explain=args.explain)
+    if args.output:
+        path = Path(args.output).resolve()
+        path.write_text(json.dumps(results, indent=2) + "\n")
+    else:
+        path = write_results("planner", results)
+    print(f"\n## planner ({path})\n\n{summary(results)}\n")
 
 
 if __name__ == "__main__":

@@ -302,3 +302,36 @@ def test_learnability_bound_counts_latent_needs_without_a_visible_trace():
     assert bound["unlearnable_right_without_memory"] == 0 and bound["ceiling"] == round(bound["learnable"] / 60, 4)
     # A baseline that was right everywhere lifts the ceiling to 100%.
     assert bench.learnability(items, [_step(i, correct=True) for i in range(160)], start=100)["ceiling"] == 1.0
+
+
+def test_explain_reports_what_the_planners_retrieval_found_before_each_plan():
+    items = ScenarioGenerator(seed=16).scenarios(4)
+    planner = OraclePlanner({s.intent.prompt: scenarios.plan_message(s, scenarios.oracle(s)) for s in items})
+    memory = FakeMemory()
+    stored: list[common_pb2.DeploymentRecord] = []
+
+    def record(request):
+        stored.append(request.record)
+        return rag_pb2.RecordDeploymentResponse(record=common_pb2.DeploymentRecord(id=f"id-{len(stored)}"), created=True)
+
+    memory.RecordDeployment = _Unary(memory.calls, "RecordDeployment", record)
+    memory.Retrieve = _Unary(memory.calls, "Retrieve", lambda r: rag_pb2.RetrieveResponse(results=[
+        rag_pb2.RetrievedDeployment(record=common_pb2.DeploymentRecord(id=f"id-{n}", name=rec.name, plan=rec.plan,
+                                                                       analysis=rec.analysis), score=0.8)
+        for n, rec in enumerate(stored)]))
+    steps = asyncio.run(bench.sequence(planner, memory, items, CATALOGUE, "bench-test", disable_retrieval=False,
+                                       record=True, label="test", explain=True))
+    assert steps[0].explain.startswith("retrieved 0, same family 0 (in memory 0)")
+    last = steps[-1].explain
+    earlier_same = sum(1 for s in items[:-1] if s.family == items[-1].family)
+    assert last.startswith(f"retrieved 3, same family {earlier_same} (in memory {earlier_same})")
+    assert "balance" in last and "floors" in last
+    # The planner's own query is asked before each Plan.
+    retrieves = [r for n, r in memory.calls if n == "Retrieve"]
+    assert len(retrieves) == len(items)
+    assert retrieves[0].deployment.intent.prompt == items[0].deployment_intent().prompt
+    assert retrieves[0].weights.relevance == 1.0
+    # Without --explain nothing more is asked (the benchmark's protocol is unchanged).
+    quiet = FakeMemory()
+    asyncio.run(bench.sequence(planner, quiet, items, CATALOGUE, "bench-test", disable_retrieval=False, record=True, label="test"))
+    assert not any(n == "Retrieve" for n, _r in quiet.calls)

@@ -348,3 +348,21 @@ def test_memory_over_the_function_maximum_blocks_functions():
     huge = plan_for(FASTAPI, "12 GB of RAM, 5 rps")
     serverless = next(a for a in huge.alternatives if a.strategy == S.STRATEGY_SERVERLESS)
     assert "12288 MB is over the 10240 MB function maximum" in serverless.reason and serverless.confidence == 0
+
+
+def test_a_cpu_bound_fleet_is_the_cheapest_that_serves_the_peak_not_the_largest_type():
+    # Flask at 600 requests/s needs ~15 vCPUs. The general-purpose ladder adds memory faster than
+    # vCPUs (t3.medium and t3.large have 2 each, t3.2xlarge has 8 for 16x t3.small's price): the
+    # fleet must be the cheapest that serves the peak, not the largest type at the fewest instances.
+    plan = plan_for(FLASK, "on a VM, 600 requests per second")
+    vm = plan.configuration.vm
+    spec = CAT.spec(C.CLOUD_AWS, vm.instance_type)
+    vcpus = vm.instance_count * spec["vcpu"]
+    assert vcpus >= 600 / 60 / 0.7  # serves the peak at the profile's 60 requests/s per vCPU, 70% busy
+    fleet = vm.instance_count * pricing.instance_price(CAT, C.CLOUD_AWS, plan.configuration.region, vm.instance_type)
+    ladder = CAT.ladder(C.CLOUD_AWS)
+    for other in ladder[ladder.index(vm.instance_type) + 1:]:
+        other_vcpu = CAT.spec(C.CLOUD_AWS, other)["vcpu"]
+        same_cpu = -(-vcpus // other_vcpu) * pricing.instance_price(CAT, C.CLOUD_AWS, plan.configuration.region, other)
+        assert fleet <= same_cpu + 0.01, other
+    assert vm.instance_type != ladder[-1]

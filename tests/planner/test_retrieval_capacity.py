@@ -110,3 +110,41 @@ def test_a_lesson_applies_a_fortiori_across_loads():
     # ...but coping at 20 users says little about 300 requests/s.
     small_ok = past("small-ok", common_pb2.OUTCOME_SUCCESS, users=20, up=1)
     assert retrieval.load_factor(small_ok.record, 300.0) == 0.2
+
+
+def test_capacity_failures_teach_the_count_not_to_leave_the_strategy():
+    # Two VMs saturated on one instance: the lesson is "more than one instance", not "not a VM".
+    # Counting them against VMs too sent plans to functions, which the same load throttles.
+    failures = [past(f"sat{i}", common_pb2.OUTCOME_DEGRADED, reason=SATURATED) for i in range(2)]
+    evidence = retrieval.assess(failures, APP, CAT, rps=20)
+    assert "high_availability" in evidence.needs
+    assert S.STRATEGY_VM not in evidence.strategy_delta
+    after = plan_for(retrieved=failures)
+    assert after.strategy == S.STRATEGY_VM and after.configuration.vm.instance_count >= 2
+    # A function throttled at its concurrency limit is still a lesson against functions.
+    throttled = past("thr", common_pb2.OUTCOME_DEGRADED, reason="throttled at the concurrency limit during peak traffic on lambda")
+    throttled.record.plan.strategy = S.STRATEGY_SERVERLESS
+    assert retrieval.assess([throttled], APP, CAT, rps=20).strategy_delta[S.STRATEGY_SERVERLESS][0] < 0
+
+
+def test_a_learned_need_is_met_by_the_cheapest_strategy_not_a_cluster_over_budget():
+    # A containerised app (a cluster's "already containerised" point) under a $100 budget learns
+    # it needs two instances and autoscaling. Two VMs in a group meet the lesson within the budget;
+    # the cluster must not win on the points an *asked-for* need gives it.
+    prompt = "an order API for about 2000 users, budget $100 a month"
+    files = {**FLASK, "Dockerfile": "FROM python:3.12\nCOPY . .\nCMD gunicorn app:app\n"}
+    analysis = analyze_files(RepoFiles.from_dict(files))
+    lessons = [past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED), past("burst", common_pb2.OUTCOME_DEGRADED, reason=BURSTS)]
+    plan = make_plan(analysis, common_pb2.DeploymentIntent(prompt=prompt), understand(prompt), planner_pb2.CloudConstraints(),
+                     CAT, lessons)
+    assert plan.strategy == S.STRATEGY_VM
+    vm = plan.configuration.vm
+    assert vm.instance_count >= 2 and vm.max_count > vm.min_count
+    assert plan.cost.monthly_total_usd <= 100
+    cluster = next(a for a in plan.alternatives if a.strategy == S.STRATEGY_KUBERNETES)
+    assert "pods rescheduled" not in cluster.reason and "autoscaling of pods" not in cluster.reason
+    # Asked for in words, the same needs still earn the cluster its points (the rules are unchanged).
+    asked = "an order API for about 2000 users, highly available, with autoscaling, budget $100 a month"
+    stated = make_plan(analysis, common_pb2.DeploymentIntent(prompt=asked), understand(asked), planner_pb2.CloudConstraints(), CAT, None)
+    assert "pods rescheduled" in next(a for a in [*stated.alternatives, stated] if a.strategy == S.STRATEGY_KUBERNETES).reason
+

@@ -171,3 +171,56 @@ def test_lessons_are_weighed_by_similarity_not_by_how_well_they_went():
     oom.components.relevance = 0.8  # very similar, ranked low by the blended score
     assert retrieval.similarity(oom) == 0.8
     assert retrieval.assess([oom], app, CAT).memory_floor_gb == {S.STRATEGY_VM: 2.0}
+
+
+def test_retrieval_asks_for_relevance_alone_from_a_wide_pool_of_the_same_language():
+    # The RAG service's default blend rewards successes, upvotes, recency and cheap plans: with it,
+    # a language's many well-rated ordinary deployments fill the top results and push out the
+    # failures of similar apps, which are what the planner learns from.
+    analysis = common_pb2.RepositoryAnalysis(applications=[common_pb2.Application(framework="flask", language="python")])
+    request = retrieval.retrieve_request("team-a", analysis, common_pb2.DeploymentIntent(prompt="x"), limit=16)
+    weights = request.weights
+    assert weights.relevance == 1.0
+    assert weights.feedback == weights.recency == weights.cost_efficiency == weights.outcome == 0.0
+    assert request.candidates >= 4 * request.limit == 64
+    assert list(request.filter.languages) == ["python"] and not request.filter.frameworks
+    assert retrieval.retrieve_request("t", analysis, common_pb2.DeploymentIntent(), limit=50).candidates == 200
+
+
+def _at(result: rag_pb2.RetrievedDeployment, users: int) -> rag_pb2.RetrievedDeployment:
+    result.record.plan.requirements.expected_users = users  # users x 1% x 1 request/s at peak
+    return result
+
+
+def test_size_lessons_from_a_lighter_load_do_not_size_a_heavier_one():
+    # Memory per instance grows with the load tier. Two upvoted apps that ran on t3.small at
+    # 5 requests/s do not contradict one that ran out of memory there at 60 requests/s, for a plan
+    # at 60; they do for a plan at 5 (and an out-of-memory failure at a lighter load applies a
+    # fortiori to a heavier one).
+    light_ok = [_at(past(f"ok{i}", "t3.small", votes=((1, "right-sized: peak memory 40% of t3.small"),)), 500) for i in range(2)]
+    heavy_oom = _at(past("oom", "t3.small", outcome=common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small"), 6000)
+    app = common_pb2.Application(framework="flask", language="python")
+    assert retrieval.assess([*light_ok, heavy_oom], app, CAT, rps=60).memory_floor_gb.get(S.STRATEGY_VM) == 2.0
+    assert S.STRATEGY_VM not in retrieval.assess([*light_ok, heavy_oom], app, CAT, rps=5).memory_floor_gb
+    light_oom = _at(past("oom-light", "t3.small", outcome=common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small"), 500)
+    assert retrieval.assess([light_oom], app, CAT, rps=60).memory_floor_gb.get(S.STRATEGY_VM) == 2.0
+    # Over-provisioned votes and pulls toward a size transfer down the tiers, not up.
+    too_big = [_at(past(f"big{i}", "t3.medium", votes=((-1, OVER),)), 500) for i in range(2)]
+    assert S.STRATEGY_VM in retrieval.assess(too_big, app, CAT, rps=5).memory_ceiling_gb
+    assert S.STRATEGY_VM not in retrieval.assess(too_big, app, CAT, rps=60).memory_ceiling_gb
+    micro = [_at(past(f"m{i}", "t3.micro", votes=((1, "right-sized: peak memory 45% of t3.micro"),)), 500) for i in range(2)]
+    assert S.STRATEGY_VM in retrieval.assess(micro, app, CAT, rps=5).pull
+    assert S.STRATEGY_VM not in retrieval.assess(micro, app, CAT, rps=60).pull
+
+
+def test_within_a_load_tier_size_lessons_are_discounted_by_the_load_ratio():
+    # 50 users (1 request/s) and 1000 users (10 requests/s) are both a light load, but 10x apart:
+    # an upvoted app at 1 request/s on t3.small contradicts half as much as one at 6 (within 3x),
+    # not enough to cancel an out-of-memory failure there at 10.
+    oom = _at(past("oom", "t3.small", outcome=common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small"), 1000)
+    app = common_pb2.Application(framework="flask", language="python")
+    far = [_at(past(f"far{i}", "t3.small", votes=((1, "right-sized: peak memory 40% of t3.small"),)), 50) for i in range(1)]
+    near = [_at(past(f"near{i}", "t3.small", votes=((1, "right-sized: peak memory 40% of t3.small"),)), 600) for i in range(1)]
+    assert retrieval.assess([*far, oom], app, CAT, rps=10).memory_floor_gb.get(S.STRATEGY_VM) == 2.0
+    assert S.STRATEGY_VM not in retrieval.assess([*near, oom], app, CAT, rps=10).memory_floor_gb
+

@@ -249,11 +249,6 @@ class Candidate:
         return 0.0 if self.blockers else round(min(0.97, max(0.05, self.score)), 2)
 
 
-def _step_up(ladder: list[str], current: str, steps: int = 1) -> str:
-    index = ladder.index(current) if current in ladder else 0
-    return ladder[min(len(ladder) - 1, index + steps)]
-
-
 def _smallest_with(ctx: Context, memory_mb: float, *, above_gb: float = 0.0, minimum: str = "") -> str:
     ladder = ctx.catalogue.ladder(ctx.cloud)
     start = ladder.index(minimum) if minimum in ladder else 0
@@ -300,12 +295,8 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
     per_instance = spec["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
     count = max(1, math.ceil(ctx.rps / per_instance))
     ladder = ctx.catalogue.ladder(ctx.cloud)
-    # Vertical before horizontal: past 4 instances a larger type is simpler and no dearer per vCPU.
-    while count > 4 and not override and not gpu and instance in ladder and instance != ladder[-1]:
-        instance = _step_up(ladder, instance)
-        spec = ctx.catalogue.spec(ctx.cloud, instance)
-        per_instance = spec["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
-        count = max(1, math.ceil(ctx.rps / per_instance))
+    if count > 4 and not override and not gpu and instance in ladder:
+        instance, count, per_instance = _cheapest_fleet(ctx, ladder, instance, count)
     notes.append(f"{count} instance(s) for {ctx.rps_note} at {per_instance:.0f} requests/s each")
     if ctx.req.high_availability and count < 2:
         count = 2
@@ -327,6 +318,21 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
     vm = common_pb2.VmConfig(instance_type=instance, instance_count=count, min_count=minimum, max_count=maximum,
                              volume_size_gb=volume, zones=ctx.catalogue.zones(ctx.cloud, ctx.region, max(count, 2 if ctx.req.high_availability else 1)))
     return vm, notes
+
+
+def _cheapest_fleet(ctx: Context, ladder: list[str], smallest: str, count: int) -> tuple[str, int, float]:
+    """(type, count, requests/s per instance) of the cheapest fleet serving the peak, among the
+    types from `smallest` (the one that holds the working set) up. Larger types only when the
+    fleet costs no more: fewer instances are simpler to run, but general-purpose ladders add memory
+    faster than vCPUs (t3.medium, t3.large: 2 vCPUs each, the second at twice the price), so
+    stepping up for CPU alone would buy memory nobody uses."""
+    def fleet(name: str) -> tuple[float, int, float, str]:
+        per = (ctx.catalogue.spec(ctx.cloud, name) or {"vcpu": 1})["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
+        n = max(1, math.ceil(ctx.rps / per))
+        return n * pricing.instance_price(ctx.catalogue, ctx.cloud, ctx.region, name), n, per, name
+    options = [fleet(name) for name in ladder[ladder.index(smallest):]]
+    _cost, n, per, name = min(options, key=lambda o: (round(o[0], 2), o[1]))
+    return name, n, per
 
 
 def size_kubernetes(ctx: Context, floor_gb: float = 0.0, preferred: str = "", pod_floor_mb: int = 0) -> tuple[common_pb2.KubernetesConfig, list[str]]:
@@ -433,7 +439,11 @@ def price(ctx: Context, candidate: Candidate) -> None:
         pricing.add_items(candidate.cost, pricing.managed_service_items(cat, ctx.cloud, ctx.region, service))
 
 
-def build_candidate(ctx: Context, strategy: int, memory: retrieval.MemoryEvidence | None = None) -> Candidate:
+def build_candidate(ctx: Context, strategy: int, memory: retrieval.MemoryEvidence | None = None,
+                    score_ctx: Context | None = None) -> Candidate:
+    """A sized, scored and priced candidate. `score_ctx`: the context the strategy rules judge by
+    when it differs from the one the candidate is sized by (needs learned from past deployments
+    size every candidate but earn no strategy points, see `make_plan`)."""
     candidate = Candidate(strategy)
     _configure(ctx, candidate)
     floor_gb = memory.memory_floor_gb.get(strategy, 0.0) if memory else 0.0
@@ -448,7 +458,7 @@ def build_candidate(ctx: Context, strategy: int, memory: retrieval.MemoryEvidenc
         candidate.configuration.serverless.CopyFrom(fn)
     if memory and strategy in memory.memory_ceiling_gb:
         _size_down_under_ceiling(ctx, candidate, memory.memory_ceiling_gb[strategy], floor_gb)
-    _score(ctx, candidate)
+    _score(score_ctx or ctx, candidate)
     price(ctx, candidate)
     return candidate
 
@@ -623,7 +633,12 @@ def make_plan(
     if learned:
         # Past deployments taught requirements the intent did not state: plan as if it had.
         ctx = build_context(analysis, intent, _with_needs(understanding, learned), constraints, catalogue)
-    candidates = {s: build_candidate(ctx, s, memory) for s in (VM, K8S, FN)} if memory else baseline
+    # Learned needs are lessons about capacity (instances, scaling), which every strategy can
+    # provide: each candidate is sized for them, but the strategy rules score the request as
+    # stated. Otherwise a learned need would earn a cluster the points an asked-for one earns
+    # ("high availability: pods rescheduled", "autoscaling of pods and nodes") and move cheap
+    # plans onto a control plane, often over the budget, when two VMs or a VM group meet it.
+    candidates = {s: build_candidate(ctx, s, memory, score_ctx=base_ctx) for s in (VM, K8S, FN)} if memory else baseline
     # Budget: a candidate over budget loses points (another may fit); applies equally to baseline.
     for group in {id(baseline): baseline, id(candidates): candidates}.values():
         for c in group.values():

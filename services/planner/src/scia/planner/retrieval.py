@@ -14,7 +14,10 @@ application (same framework 1, same language 0.5, else 0.25) times kinship (belo
   without autoscaling are lessons about the load, not only about the strategy: with enough
   agreement (similar successes on one instance, or without autoscaling, contradict) they become
   learned requirements, high availability (two or more instances) and autoscaling, that the
-  decision then plans for. Only deployments under a comparable load count for these.
+  decision then plans for. Only deployments under a comparable load count for these. Such a
+  failure of a VM or cluster is not held against its strategy (the lesson is the count);
+- lessons about a size (it fitted, it was too big) transfer across loads only where they apply
+  a fortiori (memory per instance grows with the load, `size_lesson_factor`);
 
 - successes that users voted down as over-provisioned ("over-provisioned: peak memory 12% of
   t3.large") set a memory ceiling for their strategy: the plan steps down one size when it is at
@@ -207,6 +210,40 @@ def load_factor(record: common_pb2.DeploymentRecord, rps: float) -> float:
     return 1.0 if ratio <= 3 else 0.5 if ratio <= 10 else 0.2
 
 
+# Load tiers of the working set (requests/s up to): the same boundaries as the knowledge base's
+# memory-per-load factors (decide.LOAD_MEMORY_FACTORS: x1 light, x2 moderate, x4 heavy).
+LOAD_TIERS = (10.0, 100.0)
+# What a size lesson from another load tier still counts for, when it does not apply a fortiori.
+OTHER_TIER = 0.2
+
+
+def load_tier(rps: float) -> int:
+    return sum(1 for limit in LOAD_TIERS if rps > limit)
+
+
+def size_lesson_factor(record: common_pb2.DeploymentRecord, rps: float, lesson: str) -> float:
+    """How much a deployment's lesson about its *size* applies to a plan at `rps` (unknown load: 1).
+
+    Memory per instance grows with the load (more workers, connections; in tiers). In full when it
+    applies a fortiori: a size that was enough (`"fits"`) or too big (`"too-big"`) under a heavier
+    load is so under a lighter one; a size a lighter or equal load needed (`"needed"`) is not too
+    big for a heavier one. Otherwise only within the same load tier, discounted like `load_factor`
+    by the ratio of the loads (1 within 3x, 0.5 within 10x, 0.2 beyond), and OTHER_TIER across
+    tiers: t3.micro serving 0.5 or 5 requests/s does not show that 60 requests/s fit it. `"same"`:
+    a pull toward a success's size, never a fortiori.
+    """
+    if rps <= 0:
+        return 1.0
+    theirs = derived_rps(record.plan.requirements)[0]
+    a_fortiori = {"fits": theirs >= rps, "too-big": theirs >= rps, "needed": theirs <= rps, "same": False}[lesson]
+    if a_fortiori:
+        return 1.0
+    if load_tier(theirs) != load_tier(rps):
+        return OTHER_TIER
+    ratio = max(theirs, rps) / max(min(theirs, rps), 1e-6)
+    return 1.0 if ratio <= 3 else 0.5 if ratio <= 10 else 0.2
+
+
 def instances_of(record: common_pb2.DeploymentRecord) -> tuple[int, bool]:
     """(instances, autoscaling) of the plan a record ran; functions count as scaling, one each."""
     config = record.plan.configuration
@@ -269,12 +306,15 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         load = load_factor(record, rps)
         # Capacity lessons count in full even when the outcome was "degraded": degradation at the
         # peak is exactly how a missing instance or missing autoscaling shows itself.
+        capacity_lesson = False
         if failed and SINGLE_INSTANCE_FAILURE.search(record.outcome_reason):
             need_support["high_availability"] += weight * load
             need_records["high_availability"].append((result, note))
+            capacity_lesson = True
         if failed and BURST_FAILURE.search(record.outcome_reason):
             need_support["autoscaling"] += weight * load
             need_records["autoscaling"].append((result, note))
+            capacity_lesson = True
         # Capacity needs are about the app's own traffic pattern: when some neighbours share this
         # app's unusual toolbox, only they can show it copes without (the others' ease says nothing).
         kin_or_none = not kin or kin.get(record.id, 0.0) >= 1.0
@@ -295,6 +335,11 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         # Memory grows with load: an out-of-memory failure under a very different load is weaker evidence.
         if failed and MEMORY_FAILURE.search(record.outcome_reason):
             oom[strategy].append((result, weight * severity * load, memory_gb))
+        elif failed and capacity_lesson and strategy != Strategy.STRATEGY_SERVERLESS:
+            # One VM or one pod too few is a lesson about the count (a learned need, above), not
+            # about the strategy: counting it against VMs too would send the next plan to
+            # functions, which the same sustained or bursty load throttles.
+            pass
         elif failed:
             push = (0.4 if COLD_START_FAILURE.search(record.outcome_reason) and strategy == Strategy.STRATEGY_SERVERLESS else 0.25) * weight * severity
             delta[strategy] -= push
@@ -310,7 +355,8 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
                 evidence.successes.setdefault(strategy, []).append((result, note))
             ok[strategy].append((result, weight, memory_gb, label))
             if over_provisioned_votes(record) and memory_gb > 0:
-                over[strategy].append((result, weight * over_provisioned_votes(record) / max(1, record.feedback.up + record.feedback.down), memory_gb))
+                over[strategy].append((result, weight * size_lesson_factor(record, rps, "too-big") * over_provisioned_votes(record)
+                                       / max(1, record.feedback.up + record.feedback.down), memory_gb))
     for strategy, value in delta.items():
         value = max(-MAX_STRATEGY_DELTA, min(MAX_STRATEGY_DELTA, value))
         direction = "for" if value > 0 else "against"
@@ -329,7 +375,8 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
             if memory_gb <= 0:
                 continue
             support = sum(w for _r, w, m in failures if m >= memory_gb)
-            contra = sum(w for r, w, m, _l in ok.get(strategy, []) if 0 < m <= memory_gb and rating(r.record) >= 0.5)
+            contra = sum(w * size_lesson_factor(r.record, rps, "fits") for r, w, m, _l in ok.get(strategy, [])
+                         if 0 < m <= memory_gb and rating(r.record) >= 0.5)
             if support - contra >= THRESHOLD and memory_gb > best_floor:
                 best_floor = memory_gb
                 best_records = [(r, describe_record(r, catalogue)) for r, _w, m in failures if m >= memory_gb]
@@ -340,7 +387,7 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
     # Memory ceilings, by agreement: over-provisioned at a size or a smaller one supports "this size
     # is too big"; well-rated successes not voted over-provisioned at this size or larger contradict.
     for strategy, too_big in over.items():
-        fine = [(w, m) for r, w, m, _l in ok.get(strategy, [])
+        fine = [(w * size_lesson_factor(r.record, rps, "needed"), m) for r, w, m, _l in ok.get(strategy, [])
                 if m > 0 and not over_provisioned_votes(r.record) and r.record.feedback.up > r.record.feedback.down]
         best_ceiling = 0.0
         for _result, _weight, memory_gb in too_big:
@@ -358,7 +405,7 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         records: dict[str, list[Weighted]] = defaultdict(list)
         for result, weight, _memory, label in successes:
             if label and rating(result.record) >= 0.6 and not over_provisioned_votes(result.record):
-                by_label[label] += weight
+                by_label[label] += weight * size_lesson_factor(result.record, rps, "same")
                 records[label].append((result, describe_record(result, catalogue)))
         if by_label:
             label = max(by_label, key=by_label.get)
@@ -402,16 +449,43 @@ async def retrieve(
     timeout: float,
 ) -> list[rag_pb2.RetrievedDeployment]:
     """Similar past deployments of the same language (any framework: apps of one language share
-    toolboxes, and `assess` weighs the framework and the shared libraries). Raises grpc.RpcError."""
+    toolboxes, and `assess` weighs the framework and the shared libraries). Raises grpc.RpcError.
+
+    One query. A second one by the toolbox alone (the application without the prompt, merged)
+    was tried: it changed no vote in the 200-scenario benchmark and made Plan 2.5x slower
+    (p50 ~150 -> 382 ms), so it went.
+    """
+    request = retrieve_request(tenant, analysis, intent, limit=limit)
+    response = await rag_pb2_grpc.DeploymentMemoryStub(channel).Retrieve(request, timeout=timeout)
+    return list(response.results)
+
+
+# Candidates the RAG service fuses (vector and full-text lists) before ranking, per result asked
+# for: the full-text list is where apps sharing an uncommon library (the kin) come from.
+CANDIDATES_PER_RESULT = 4
+MAX_CANDIDATES = 200  # the RAG service's limit
+
+
+def retrieve_request(tenant: str, analysis: common_pb2.RepositoryAnalysis, intent: common_pb2.DeploymentIntent, *,
+                     limit: int) -> rag_pb2.RetrieveRequest:
+    """The Retrieve request for `analysis`: the same language, ranked by relevance alone.
+
+    Relevance alone because the RAG service's default blend also rewards successes, upvotes,
+    recency and cheap plans: with it, a language's many well-rated ordinary deployments fill the
+    top results and push out the failures of similar apps, which are what this module learns
+    from (`assess` weighs outcomes and votes itself). A wide candidate pool for the same reason.
+    """
     app = analysis.applications[0]
     request = rag_pb2.RetrieveRequest(
         tenant=tenant,
         deployment=rag_pb2.DeploymentQuery(analysis=analysis, intent=intent),
         limit=limit,
+        candidates=min(MAX_CANDIDATES, max(limit, limit * CANDIDATES_PER_RESULT)),
+        # The service's best relevance (a cross-encoder's when one is loaded), nothing else.
+        weights=rag_pb2.RerankWeights(relevance=1.0),
     )
     if app.language:
         request.filter.languages.append(app.language)
     elif app.framework:
         request.filter.frameworks.append(app.framework)
-    response = await rag_pb2_grpc.DeploymentMemoryStub(channel).Retrieve(request, timeout=timeout)
-    return list(response.results)
+    return request
