@@ -14,8 +14,9 @@ from scia.rag.ranking import (
     RankingParameters,
     cost_efficiency_score,
     cost_reference,
+    enum_label,
     feedback_score,
-    normalised_fused,
+    fused_share,
     outcome_score,
     query_keywords,
     query_text,
@@ -23,6 +24,8 @@ from scia.rag.ranking import (
     recency_score,
     reciprocal_rank_fusion,
     record_text,
+    relevance_of,
+    similarity_relevance,
     weighted_score,
 )
 from scia.rag.records import (
@@ -34,6 +37,7 @@ from scia.rag.records import (
     query_fingerprint,
     record_from_row,
 )
+from scia.rag.store import LexemeStats, any_word_tsquery
 from scia.rag.validation import InvalidArgument
 from scia.v1 import common_pb2, rag_pb2
 
@@ -69,6 +73,18 @@ def test_record_text_has_the_telling_parts_in_order():
     ):
         assert part in text, part
     assert text.index("flask python") < text.index("request:") < text.index("outcome:")
+
+
+def test_enum_labels_drop_the_whole_enum_prefix():
+    record = make_record("team-a", "flask")
+    record.analysis.applications[0].traits.add(kind=common_pb2.TRAIT_KIND_HEALTH_ENDPOINT)
+    record.analysis.applications[0].traits.add(kind=common_pb2.TRAIT_KIND_BACKGROUND_WORKER)
+    assert "traits: health endpoint, background worker." in record_text(record)
+    assert "kind" not in record_text(record)
+    assert enum_label(common_pb2.Strategy, common_pb2.STRATEGY_KUBERNETES) == "kubernetes"
+    assert enum_label(common_pb2.Outcome, common_pb2.OUTCOME_FAILED) == "failed"
+    assert enum_label(common_pb2.TraitKind, common_pb2.TRAIT_KIND_UNSPECIFIED) == ""
+    assert enum_label(common_pb2.TraitKind, 999) == ""  # a newer client's value: nothing, not a crash
 
 
 def test_record_text_stays_under_the_word_limit_and_keeps_the_outcome():
@@ -111,11 +127,41 @@ def test_reciprocal_rank_fusion():
     assert max(fused, key=fused.get) == "b"  # in both lists beats first in one
 
 
-def test_normalised_fused_spreads_the_candidates():
-    assert normalised_fused(2 / 61, 1 / 70, 2 / 61) == pytest.approx(1.0)
-    assert normalised_fused(1 / 70, 1 / 70, 2 / 61) == pytest.approx(0.0)
-    assert normalised_fused(0.02, 0.01, 0.03) == pytest.approx(0.5)
-    assert normalised_fused(0.02, 0.02, 0.02) == 1.0  # a single candidate (or all tied) is the best found
+def test_any_word_tsquery_leaves_out_common_words_and_quotes_the_rest():
+    common = {"deploy": LexemeStats(0.9, 90_000), "flask": LexemeStats(0.08, 8_000), "rare": LexemeStats(0.06, 60)}
+    # "deploy" and "flask": over 5% of the rows and more rows than are ranked; "rare" is in too few.
+    assert any_word_tsquery(["deploy", "flask", "celeri", "rare"], common, 0.05, 100, 32) == "'celeri' | 'rare'"
+    assert any_word_tsquery(["flask"], common, 0.1, 100, 32) == "'flask'"  # 8% is not common at 10%
+    assert any_word_tsquery(["deploy"], common, 0.05, 100, 32) == ""  # nothing left to search for
+    assert any_word_tsquery(["deploy", "flask"], {}, 0.05, 100, 32) == "'deploy' | 'flask'"  # no statistics yet
+    # The rarest words are kept, each one tsquery operand, quotes and backslashes doubled.
+    assert any_word_tsquery(["rare", "zeta", "alpha"], common, 0.05, 100, 2) == "'alpha' | 'zeta'"
+    assert any_word_tsquery(["it's", "a\\b"], {}, 0.05, 100, 32) == "'a\\\\b' | 'it''s'"
+
+
+def test_fused_share_is_an_absolute_scale():
+    assert fused_share(2 / 61, lists=2) == pytest.approx(1.0)  # first in both lists
+    assert fused_share(1 / 61, lists=2) == pytest.approx(0.5)  # first in one of two
+    assert fused_share(1 / 61, lists=1) == pytest.approx(1.0)  # first in the only list searched
+    assert fused_share(1 / 70, lists=2) == pytest.approx(61 / 140)  # does not depend on the other candidates
+
+
+def test_similarity_relevance_maps_cosine_on_a_fixed_scale():
+    assert similarity_relevance(1.0, 0.5) == 1.0
+    assert similarity_relevance(0.75, 0.5) == pytest.approx(0.5)
+    assert similarity_relevance(0.5, 0.5) == 0.0
+    assert similarity_relevance(0.2, 0.5) == 0.0  # below the floor: irrelevant, never negative
+    assert similarity_relevance(0.6, 0.0) == pytest.approx(0.6)  # floor 0: the raw cosine
+    with pytest.raises(ValueError, match="below 1"):
+        similarity_relevance(0.9, 1.0)
+
+
+def test_relevance_prefers_the_cross_encoder_then_similarity_then_text_rank():
+    with_vector = _features("a", similarity=0.9)
+    without = _features("b")
+    assert relevance_of(with_vector, 0.3, 0.2, 0.5) == 0.2
+    assert relevance_of(with_vector, 0.3, None, 0.5) == pytest.approx(0.8)
+    assert relevance_of(without, 0.3, None, 0.5) == 0.3  # embedder down: the full-text rank
 
 
 def test_feedback_score_has_a_prior():
@@ -219,7 +265,41 @@ def test_rank_mode_none_keeps_the_fused_order():
     features = {"a": _features("a", outcome=common_pb2.OUTCOME_FAILED), "b": _features("b", up=50)}
     ranked = rank([("a", 0.9), ("b", 0.5)], [], features, NOW, RankingParameters(weights=WEIGHTS, mode="none"))
     assert [r.id for r in ranked] == ["a", "b"]
-    assert ranked[0].score == pytest.approx(1.0) and ranked[1].score == pytest.approx(0.0)
+    # First and second of one list out of two searched: absolute shares, the second is not 0.
+    assert ranked[0].score == pytest.approx(0.5) and ranked[1].score == pytest.approx(61 / 124)
+
+
+def test_relevance_is_absolute_not_relative_to_the_other_candidates():
+    """Min-max over the candidates gave the second of two candidates relevance 0 however close it
+    was, and the same record different relevance in different queries. Now the record's own
+    similarity decides: equal similarity, equal relevance, whatever else was found."""
+    parameters = RankingParameters(weights=WEIGHTS)
+    two = rank(
+        [("a", 0.92), ("b", 0.9)],
+        [],
+        {"a": _features("a", similarity=0.92), "b": _features("b", similarity=0.9)},
+        NOW,
+        parameters,
+    )
+    assert two[1].id == "b" and two[1].components["relevance"] == pytest.approx(2 / 3)  # floor 0.7
+    alone = rank([("b", 0.9)], [], {"b": _features("b", similarity=0.9)}, NOW, parameters)
+    assert alone[0].components["relevance"] == pytest.approx(2 / 3)
+    # A full-text-only candidate is judged by its own similarity too, not left at 0.
+    text_only = rank(
+        [("a", 0.92)],
+        [("c", 0.4)],
+        {"a": _features("a", similarity=0.92), "c": _features("c", similarity=0.3)},
+        NOW,
+        parameters,
+    )
+    c = next(r for r in text_only if r.id == "c")
+    assert c.components["relevance"] == 0.0 and c.components["vector_similarity"] == 0.0
+    assert text_only[0].id == "a"
+
+
+def test_a_weak_best_match_is_not_promoted_to_full_relevance():
+    ranked = rank([("a", 0.73)], [], {"a": _features("a", similarity=0.73)}, NOW, RankingParameters(weights=WEIGHTS))
+    assert ranked[0].components["relevance"] == pytest.approx(0.1)
 
 
 def test_rank_features_can_outweigh_retrieval_order_when_asked():
@@ -267,7 +347,8 @@ def test_filter_sql_always_scopes_tenants_first():
     )
     value.created_after.FromDatetime(NOW - timedelta(days=1))
     where, params = filter_sql(["a"], value)
-    assert where.startswith("tenant = ANY(%s) AND ")
+    assert params[0] == "a"
+    assert where.startswith("tenant = %s AND ")  # one tenant: an equality, so indexes can be read in order
     assert (
         "framework = ANY(%s)" in where and "estimated_monthly_cost_usd <= %s" in where and "created_at >= %s" in where
     )

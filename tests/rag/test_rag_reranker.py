@@ -10,7 +10,7 @@ import pytest
 from scia.rag.commands import _records_from_store
 from scia.rag.commands import main as command_main
 from scia.rag.reranker import load_reranker
-from scia.rag.training import Pair, pairs_from_records, point_current, read_pairs
+from scia.rag.training import Pair, pairs_from_records, point_current, read_pairs, train
 from scia.v1 import rag_pb2
 
 from tests.rag.factories import deployment_query, make_record
@@ -84,10 +84,13 @@ async def test_train_then_serve_with_the_cross_encoder(tmp_path, capsys, monkeyp
         "128",
         "--min-pairs",
         "16",
+        "--epochs",
+        "1",
     ]
     assert await asyncio.to_thread(command_main, argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["pairs"] == len(pairs) and report["version"].startswith("v")
+    assert (report["epochs"], report["head_learning_rate"], report["warmup_share"]) == (1, 1e-3, 0.1)
     assert (models / "current").resolve().name == report["version"]
     assert (models / report["version"] / "scia_training.json").is_file()
 
@@ -119,6 +122,16 @@ async def test_train_then_serve_with_the_cross_encoder(tmp_path, capsys, monkeyp
     stored = await _records_from_store([tenant], 1000)
     assert len(stored) == len(FRAMEWORKS) * 2
     assert len(pairs_from_records(stored, negatives=2)) == len(stored) * 4
+
+
+def test_training_settings_are_checked_before_any_model_is_loaded(tmp_path):
+    pairs = [Pair("flask api", "flask application", 1.0)]
+    with pytest.raises(ValueError, match="no training pairs"):
+        train([], tmp_path)
+    for bad in ({"epochs": 0}, {"batch_size": 0}, {"warmup_share": 1.0}):
+        with pytest.raises(ValueError, match="epochs and batch_size"):
+            train(pairs, tmp_path, **bad)
+    assert not any(tmp_path.iterdir())
 
 
 def test_pair_is_a_value():

@@ -249,6 +249,26 @@ async def test_similar_failures(rag, corpus, corpus_tenant):
     assert response.results[0].components.outcome == 0.25
 
 
+async def test_exact_and_hnsw_vector_paths_agree(rag, corpus, corpus_tenant):
+    """Small scopes are searched exactly (store.exact_max_rows), big ones through HNSW: on the same
+    rows both must find the same nearest records, and filters apply to both."""
+    from scia.rag.store import DeploymentStore
+
+    pool = rag.app.servicer.store.pool
+    vectors, model = await rag.app.servicer.embedder.embed(["flask REST API with a PostgreSQL database"])
+    everything, gin = rag_pb2.DeploymentFilter(), rag_pb2.DeploymentFilter(frameworks=["gin"])
+    for value in (everything, gin):
+        exact = await DeploymentStore(pool, exact_max_rows=5000).vector_candidates(
+            [corpus_tenant], value, vectors[0], model, 4
+        )
+        hnsw = await DeploymentStore(pool, exact_max_rows=0).vector_candidates(
+            [corpus_tenant], value, vectors[0], model, 4
+        )
+        assert [i for i, _ in exact] == [i for i, _ in hnsw]
+        assert [s for _, s in exact] == pytest.approx([s for _, s in hnsw], abs=1e-6)
+    assert {i for i, _ in exact} == {corpus["gin"], corpus["gin-fail"]}
+
+
 async def test_filters(rag, corpus, corpus_tenant):
     query = deployment_query("flask", "Flask REST API")
 
@@ -282,7 +302,10 @@ async def test_rerank_modes(rag, corpus, corpus_tenant):
         rag_pb2.RetrieveRequest(tenant=corpus_tenant, text="flask", rerank=Rerank.RERANK_NONE)
     )
     assert none.reranker == "none"
-    assert none.results[0].score == pytest.approx(none.results[0].components.relevance)
+    # The fused score over its maximum (first in both lists): the retrieval order, absolute.
+    for result in none.results:
+        assert result.score == pytest.approx(result.components.fused * 61 / 2)
+    assert [r.score for r in none.results] == sorted((r.score for r in none.results), reverse=True)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await rag.stub.Retrieve(
             rag_pb2.RetrieveRequest(tenant=corpus_tenant, text="flask", rerank=Rerank.RERANK_CROSS_ENCODER)

@@ -177,7 +177,10 @@ def _train_command(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
+            head_learning_rate=args.head_learning_rate,
+            warmup_share=args.warmup_share,
             max_length=args.max_length,
+            trainable_layers=None if args.trainable_layers == 0 else args.trainable_layers,
             seed=args.seed,
         )
     except ImportError as error:
@@ -262,10 +265,17 @@ def parser() -> argparse.ArgumentParser:
         "--output-dir", default=".scia/models/cross-encoder", help="versioned models and the `current` symlink"
     )
     tr.add_argument("--base-model", help="model folder to start from (default: the bundled all-MiniLM-L6-v2)")
-    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--epochs", type=int, default=3)
     tr.add_argument("--batch-size", type=int, default=16)
-    tr.add_argument("--learning-rate", type=float, default=2e-5)
+    tr.add_argument("--learning-rate", type=float, default=3e-5, help="of the encoder")
+    tr.add_argument(
+        "--head-learning-rate", type=float, default=1e-3, help="of the new classification head (starts random)"
+    )
+    tr.add_argument("--warmup-share", type=float, default=0.1, help="share of the steps the learning rates warm up")
     tr.add_argument("--max-length", type=int, default=256, help="tokens of a (query, text) pair the model reads")
+    tr.add_argument(
+        "--trainable-layers", type=int, default=2, help="top transformer layers trained (0: all; the rest stay frozen)"
+    )
     tr.add_argument("--seed", type=int, default=0)
     tr.set_defaults(run=_train_command)
 

@@ -73,11 +73,48 @@ class RagSettings(ServiceSettings):
         description="Pseudo-votes of the feedback prior (at 0.5): how many real votes it takes to move the score.",
     )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion constant: 1 / (k + rank).")
+    similarity_floor: float = Field(
+        0.7,
+        ge=-1,
+        lt=1,
+        description="Cosine similarity that maps to relevance 0 (1 maps to 1) when no cross-encoder scores, "
+        "for a structured query (its text mirrors a record's: related records score 0.7-0.95).",
+    )
+    text_similarity_floor: float = Field(
+        0.2,
+        ge=-1,
+        lt=1,
+        description="The same for a free-text query: a few words against a whole record text score lower "
+        "(measured: related 0.5-0.56, unrelated 0.06-0.23).",
+    )
+    full_text_max_lexeme_share: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="A structured query's full-text words found in more than this share of the rows "
+        "(PostgreSQL's statistics of the tsv column) are left out: they match nearly everything and rank nothing.",
+    )
+    full_text_max_words: int = Field(
+        32, ge=1, le=256, description="Most words of a structured query's full-text search (rarest kept)."
+    )
+    full_text_rank_limit: int = Field(
+        100,
+        ge=1,
+        le=1_000_000,
+        description="Full-text matches ranked per query: the newest this many; bounds the branch's cost.",
+    )
     hnsw_ef_search: int = Field(
         100, ge=1, le=1000, description="HNSW search breadth; must be at least the candidates asked for."
     )
     hnsw_max_scan_tuples: int = Field(
         20_000, ge=1, le=10_000_000, description="Bound of an iterative (filtered) index scan."
+    )
+    exact_search_max_rows: int = Field(
+        5000,
+        ge=0,
+        le=1_000_000,
+        description="Vector search is exact (no HNSW) when at most this many rows match the tenant and "
+        "filter: an HNSW scan misses the nearest rows of a selective filter; 0 never searches exactly.",
     )
 
     # --- tenancy -------------------------------------------------------------------------------

@@ -158,15 +158,18 @@ async def evaluate(
     weights: Mapping[str, float] | None = None,
     candidates: int = 20,
     k: int = 5,
+    similarity_floor: float | None = None,
 ) -> dict:
     """NDCG@k of each ordering (ORDERINGS; the cross-encoder ones only with a reranker), averaged
     over the queries with at least one relevant record."""
     import asyncio
 
-    if weights is None:
+    if weights is None or similarity_floor is None:
         from scia.rag.config import RagSettings
 
-        weights = RagSettings().default_weights()
+        settings = RagSettings()
+        weights = settings.default_weights() if weights is None else weights
+        similarity_floor = settings.similarity_floor if similarity_floor is None else similarity_floor
     records = evaluation_set.records
     # Distinct texts only: re-deployed revisions repeat their text, and embedding is the cost.
     distinct = list(dict.fromkeys(r.text for r in records))
@@ -194,10 +197,11 @@ async def evaluate(
                 outcome=records[i].outcome,
                 up=records[i].up,
                 down=records[i].down,
+                similarity=float(similarity[row, i]),
             )
             for i in nearest
         }
-        parameters = RankingParameters(weights=weights, budget=query.budget)
+        parameters = RankingParameters(weights=weights, budget=query.budget, similarity_floor=similarity_floor)
 
         def gains(ids: Sequence[str], query: EvalQuery = query) -> list[float]:
             return [float(query.relevance.get(i, 0)) for i in ids]

@@ -29,12 +29,22 @@ OUTCOME_SCORES = {
 
 
 def enum_label(enum: object, value: int) -> str:
-    """`STRATEGY_KUBERNETES` -> `kubernetes`; empty for UNSPECIFIED or unknown values."""
+    """`STRATEGY_KUBERNETES` -> `kubernetes`, `TRAIT_KIND_HEALTH_ENDPOINT` -> `health endpoint`;
+    empty for UNSPECIFIED or unknown values.
+
+    The prefix is the one of the enum's zero value (`TRAIT_KIND_UNSPECIFIED` -> `TRAIT_KIND_`),
+    the proto style guide's convention: cutting at the first underscore left "kind health
+    endpoint" in every embedded text.
+    """
     descriptor = enum.DESCRIPTOR  # type: ignore[attr-defined]
     item = descriptor.values_by_number.get(value)
     if item is None or value == 0:
         return ""
-    prefix = item.name.split("_", 1)[0] + "_"
+    zero = descriptor.values_by_number.get(0)
+    if zero is not None and zero.name.endswith("_UNSPECIFIED"):
+        prefix = zero.name.removesuffix("UNSPECIFIED")
+    else:
+        prefix = item.name.split("_", 1)[0] + "_"
     return item.name.removeprefix(prefix).lower().replace("_", " ")
 
 
@@ -158,18 +168,24 @@ def reciprocal_rank_fusion(lists: Sequence[Sequence[str]], k: int = 60) -> dict[
     return fused
 
 
-def normalised_fused(fused: float, lowest: float, highest: float) -> float:
-    """A fused score min-max normalised over the candidates: 1 for the best, 0 for the worst.
+def fused_share(fused: float, lists: int, k: int = 60) -> float:
+    """A fused score over its maximum (first in each of the `lists` searched): in (0, 1], the same
+    scale for every query. The score of RERANK_NONE (order only: RRF is flat, 0.91 at rank 8)."""
+    return min(1.0, fused * (k + 1) / max(1, lists))
 
-    Why not divide by the theoretical maximum 2 / (k + 1)? With the usual k = 60, RRF is so flat
-    that the 8th candidate still gets 0.91 of the first one's score: relevance would barely move
-    and the features (recency, feedback) would decide the order on their own. Spreading the
-    candidates over [0, 1] keeps retrieval order the main signal. The cost: the best candidate
-    gets 1 even when it is a weak match (a cross-encoder gives absolute relevance).
+
+def similarity_relevance(cosine: float, floor: float) -> float:
+    """Relevance from a cosine similarity, on a fixed scale: 0 at `floor` or below, 1 at 1.
+
+    Absolute, so 0.8 means the same in every query (min-max over the candidates gave the second of
+    two candidates 0 however close it was). Why not the raw cosine: all-MiniLM puts unrelated
+    deployment texts at 0.3-0.5 and same-stack ones at 0.7-0.95, so the raw value varies little
+    between candidates and the features (recency, feedback) would decide the order on their own;
+    the floor stretches the range that matters without depending on the candidate list.
     """
-    if highest <= lowest:
-        return 1.0
-    return (fused - lowest) / (highest - lowest)
+    if floor >= 1:
+        raise ValueError("the similarity floor must be below 1")
+    return max(0.0, min(1.0, (cosine - floor) / (1.0 - floor)))
 
 
 # --- features ----------------------------------------------------------------------------------
@@ -229,6 +245,9 @@ class CandidateFeatures:
     outcome: int
     up: int = 0
     down: int = 0
+    # Cosine similarity of the record's embedding to the query's; None when the query was not
+    # embedded (embedder down) or the record's vector is of another model.
+    similarity: float | None = None
 
 
 @dataclass
@@ -247,8 +266,23 @@ class RankingParameters:
     prior_votes: float = 2.0
     rrf_k: int = 60
     budget: float = 0.0
-    # "features": weighted score; "none": fused order only (score = normalised fused).
+    # "features": weighted score; "none": fused order only (score = fused_share).
     mode: str = "features"
+    # Cosine similarity that maps to relevance 0 (see similarity_relevance; docs/rag.md for why 0.7).
+    similarity_floor: float = 0.7
+
+
+def relevance_of(
+    candidate: CandidateFeatures, text_score: float, cross_encoder: float | None, floor: float
+) -> float:
+    """Absolute relevance in [0, 1]: the cross-encoder's when a model scored the candidate, else the
+    record's cosine similarity to the query (similarity_relevance), else (the query could not be
+    embedded) its full-text rank, ts_rank_cd normalised as rank / (rank + 1)."""
+    if cross_encoder is not None:
+        return max(0.0, min(1.0, cross_encoder))
+    if candidate.similarity is not None:
+        return similarity_relevance(candidate.similarity, floor)
+    return max(0.0, min(1.0, text_score))
 
 
 def rank(
@@ -258,11 +292,14 @@ def rank(
     now: datetime,
     parameters: RankingParameters,
     cross_encoder: Mapping[str, float] | None = None,
+    *,
+    searched_lists: int = 2,
 ) -> list[Scored]:
     """Fuse the candidate lists, score every candidate and return them best first.
 
     vector_hits: (id, cosine similarity) nearest first; text_hits: (id, text rank) best first.
     cross_encoder: relevance in [0, 1] by id, when a model scored the candidates.
+    searched_lists: how many lists were searched (1 when the embedder was down), for fused_share.
     Candidates missing from `features` (deleted meanwhile) are dropped.
     """
     vector_ids = [item for item, _ in vector_hits]
@@ -274,13 +311,17 @@ def rank(
     text_rank = {item: i for i, item in enumerate(text_ids, start=1)}
     reference = cost_reference(parameters.budget, [f.monthly_cost for f in features.values()])
 
-    present = {item: value for item, value in fused.items() if item in features}
-    lowest, highest = min(present.values(), default=0.0), max(present.values(), default=0.0)
     results: list[Scored] = []
-    for item, fused_score in present.items():
-        candidate = features[item]
-        normalised = normalised_fused(fused_score, lowest, highest)
-        relevance = cross_encoder[item] if cross_encoder is not None and item in cross_encoder else normalised
+    for item, fused_score in fused.items():
+        candidate = features.get(item)
+        if candidate is None:
+            continue
+        relevance = relevance_of(
+            candidate,
+            text_scores.get(item, 0.0),
+            cross_encoder.get(item) if cross_encoder is not None else None,
+            parameters.similarity_floor,
+        )
         components = {
             "vector_similarity": max(0.0, min(1.0, similarity.get(item, 0.0))),
             "text_rank": text_scores.get(item, 0.0),
@@ -291,7 +332,10 @@ def rank(
             "cost_efficiency": cost_efficiency_score(candidate.monthly_cost, reference),
             "outcome": outcome_score(candidate.outcome),
         }
-        score = normalised if parameters.mode == "none" else weighted_score(components, parameters.weights)
+        if parameters.mode == "none":
+            score = fused_share(fused_score, searched_lists, parameters.rrf_k)
+        else:
+            score = weighted_score(components, parameters.weights)
         results.append(Scored(item, score, vector_rank.get(item, 0), text_rank.get(item, 0), components))
     # Ties (equal scores) fall back to retrieval order, then the id, so results are deterministic.
     results.sort(key=lambda s: (-s.score, -s.components["fused"], s.id))

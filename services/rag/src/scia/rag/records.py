@@ -126,9 +126,17 @@ def merged_for_text(record: common_pb2.DeploymentRecord, outcome: int, reason: s
 
 def filter_sql(tenants: Sequence[str], value: rag_pb2.DeploymentFilter) -> tuple[str, list[Any]]:
     """A WHERE clause (without the keyword) and its parameters. The tenant condition is always
-    first and always present: tenancy is enforced in SQL, never after the fact."""
-    clauses = ["tenant = ANY(%s)"]
-    params: list[Any] = [list(tenants)]
+    first and always present: tenancy is enforced in SQL, never after the fact.
+
+    One tenant (no sharing configured, the usual case) is `tenant = %s`, not `= ANY(%s)`: only
+    then can PostgreSQL read the (tenant, created_at) index in order and stop early (listing
+    newest first, the bounded full-text branch)."""
+    if not tenants:
+        raise ValueError("no tenant to scope the query to")
+    if len(tenants) == 1:
+        clauses, params = ["tenant = %s"], [tenants[0]]
+    else:
+        clauses, params = ["tenant = ANY(%s)"], [list(tenants)]
     if value.frameworks:
         clauses.append("framework = ANY(%s)")
         params.append([f.strip().lower() for f in value.frameworks])

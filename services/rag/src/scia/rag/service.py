@@ -335,12 +335,15 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
         tenants = self._visible(request.tenant)
         if request.WhichOneof("query") == "text":
             text, keywords, text_mode, budget = request.text, request.text, "websearch", 0.0
+            floor = s.text_similarity_floor
         else:
             query = request.deployment
             text = query_text(query.analysis, query.intent, s.embedding_words)
             keywords, text_mode = query_keywords(query.analysis, query.intent), "any"
             budget = query.intent.budget.max_monthly_cost_usd
+            floor = s.similarity_floor
         notes: list[str] = []
+        embedded: dict = {}  # the query's vector and its model, when the embedder answered
 
         async def vector_search() -> list[tuple[str, float]] | None:
             started = time.perf_counter()
@@ -351,6 +354,7 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
                 return None
             finally:
                 RETRIEVE_STAGE_SECONDS.labels("embed").observe(time.perf_counter() - started)
+            embedded.update(vector=vectors[0], model=model)
             started = time.perf_counter()
             hits = await store.vector_candidates(tenants, request.filter, vectors[0], model, candidates)
             RETRIEVE_STAGE_SECONDS.labels("vector").observe(time.perf_counter() - started)
@@ -371,7 +375,12 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
         keep = set(sorted(fused, key=lambda i: (-fused[i], i))[:candidates])
         vector_hits = [hit for hit in vector_hits if hit[0] in keep]
         text_hits = [hit for hit in text_hits if hit[0] in keep]
-        found = {c.features.id: c for c in await store.candidates(tenants, list(keep))}
+        started = time.perf_counter()
+        found = {
+            c.features.id: c
+            for c in await store.candidates(tenants, list(keep), embedded.get("vector"), embedded.get("model"))
+        }
+        RETRIEVE_STAGE_SECONDS.labels("candidates").observe(time.perf_counter() - started)
 
         cross_scores = None
         if mode == "cross-encoder" and found:
@@ -383,6 +392,7 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
             rrf_k=s.rrf_k,
             budget=budget,
             mode="none" if mode == "none" else "features",
+            similarity_floor=floor,
         )
         ranked = rank(
             vector_hits,
@@ -391,11 +401,13 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
             datetime.now(UTC),
             parameters,
             cross_scores,
+            searched_lists=1 if full_text_only else 2,
         )
         reranker_name = self.reranker.name if mode == "cross-encoder" and self.reranker else mode
         if mode == "none":
             notes.append(
-                "rerank NONE: score is the normalised fused retrieval score; the other components are informational"
+                "rerank NONE: score is the fused retrieval score over its maximum (first in every list searched); "
+                "the other components are informational"
             )
         if not vector_hits and not text_hits:
             notes.append("no stored deployment matched the query and filter")
@@ -515,7 +527,13 @@ class RagApp:
             log.info("cross-encoder loaded", extra={"reranker": reranker.name, "path": str(reranker.path)})
         self.servicer.reranker = reranker
         self.servicer.store = DeploymentStore(
-            self._pool, ef_search=s.hnsw_ef_search, max_scan_tuples=s.hnsw_max_scan_tuples
+            self._pool,
+            ef_search=s.hnsw_ef_search,
+            max_scan_tuples=s.hnsw_max_scan_tuples,
+            max_lexeme_share=s.full_text_max_lexeme_share,
+            max_words=s.full_text_max_words,
+            rank_limit=s.full_text_rank_limit,
+            exact_max_rows=s.exact_search_max_rows,
         )
         self.servicer.embedder = self._embedder
         self._repair = asyncio.create_task(self._repair_loop(), name="rag-reembed")

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ from scia.rag.ranking import query_text, record_text
 from scia.v1 import common_pb2
 
 log = logging.getLogger(__name__)
+_LAYER = re.compile(r"\.layer\.(\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class TrainingReport:
     epochs: int
     batch_size: int
     learning_rate: float
+    head_learning_rate: float
+    warmup_share: float
+    trainable_layers: int | None
     first_epoch_loss: float
     last_epoch_loss: float
     seconds: float
@@ -100,14 +105,33 @@ def train(
     output_dir: Path,
     *,
     base_model: Path | None = None,
-    epochs: int = 1,
+    epochs: int = 3,
     batch_size: int = 16,
-    learning_rate: float = 2e-5,
+    learning_rate: float = 3e-5,
+    head_learning_rate: float = 1e-3,
+    warmup_share: float = 0.1,
     max_length: int = 256,
+    trainable_layers: int | None = 2,
     seed: int = 0,
 ) -> TrainingReport:
+    """Fine-tune a cross-encoder on `pairs`; write it as a new version and repoint `current`.
+
+    The classification head starts random on top of a pretrained encoder: with the encoder's
+    learning rate it barely moved in one epoch (loss 0.69 -> 0.67 on 446 pairs: the re-ranked list
+    was worse than the vector order), so it gets its own, higher rate. Both warm up linearly over
+    `warmup_share` of the steps (a random head's first gradients must not wreck the encoder),
+    then decay linearly to 0.
+
+    `trainable_layers`: only the top this many transformer layers (and the head) are trained, the
+    embeddings and lower layers stay as pretrained (None: all). Why: a (query, record) pair is
+    ~200 tokens, and a full backward pass on 2 CPU cores costs ~0.5 s a pair; the top layers are
+    where the task-specific change happens, and with a few thousand pairs freezing the rest also
+    limits over-fitting.
+    """
     if not pairs:
         raise ValueError("no training pairs")
+    if epochs < 1 or batch_size < 1 or not 0 <= warmup_share < 1:
+        raise ValueError("epochs and batch_size must be at least 1 and warmup_share in [0, 1)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
@@ -122,9 +146,22 @@ def train(
     started = time.perf_counter()
     encoder = CrossEncoder(str(base_model), num_labels=1, device="cpu", max_length=max_length)
     model, tokenizer = encoder.model, encoder.tokenizer
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    if trainable_layers is not None:
+        layers = {int(m.group(1)) for name, _ in model.named_parameters() if (m := _LAYER.search(name))}
+        first_trained = max(layers, default=-1) + 1 - trainable_layers
+        for name, parameter in model.named_parameters():
+            layer = _LAYER.search(name)
+            if not name.startswith("classifier.") and not name.startswith("bert.pooler."):
+                if layer is None or int(layer.group(1)) < first_trained:
+                    parameter.requires_grad_(False)
+    head = [p for name, p in model.named_parameters() if name.startswith("classifier.")]
+    head_ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if id(p) not in head_ids and p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": body, "lr": learning_rate}, {"params": head, "lr": head_learning_rate}]
+    )
     steps = epochs * math.ceil(len(pairs) / batch_size)
-    warmup = max(1, steps // 10)
+    warmup = max(1, int(steps * warmup_share))
     # Linear warm-up then linear decay: the randomly initialised head must not wreck the encoder early.
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup)))
@@ -170,6 +207,9 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        head_learning_rate=head_learning_rate,
+        warmup_share=warmup_share,
+        trainable_layers=trainable_layers,
         first_epoch_loss=epoch_losses[0],
         last_epoch_loss=epoch_losses[-1],
         seconds=round(time.perf_counter() - started, 2),
