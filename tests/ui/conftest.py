@@ -137,6 +137,10 @@ class Pages:
         self.contexts = []
         self.errors: list[str] = []
         self.allowed: list[str] = []
+        # Every WebSocket frame the pages received, recorded from page creation on: the UI opens
+        # its graphql-ws connection at sign-in and reuses it across screens, so a listener added
+        # later in a test would miss it.
+        self.frames: list[str] = []
 
     def new(self, *, width: int = 1280, height: int = 900):
         context = self.browser.new_context(viewport={"width": width, "height": height}, base_url=self.base_url)
@@ -144,6 +148,7 @@ class Pages:
         page = context.new_page()
         page.on("console", lambda message: message.type == "error" and self.errors.append(f"console: {message.text}"))
         page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: self.frames.append(str(payload))))
         return page
 
     def sign_in(self, token: str, *, width: int = 1280, height: int = 900):

@@ -192,8 +192,7 @@ def test_preview_then_create_and_watch_the_phases_change_live(world, pages):
     expect(create).to_be_enabled()
     detail_loads = []
     page.on("request", lambda r: r.method == "POST" and "query Deployment(" in (r.post_data or "") and detail_loads.append(r))
-    frames: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    pages.frames.clear()
     create.click()
     expect(page).to_have_url(re.compile("/deployments/team-a/shop$"))
     expect(page.get_by_role("heading", name="shop", exact=True)).to_be_visible()
@@ -208,7 +207,7 @@ def test_preview_then_create_and_watch_the_phases_change_live(world, pages):
     # Live: same document, one load of the page's query, and the changes came over the WebSocket.
     assert page.evaluate("window.__sameDocument") is True
     assert len(detail_loads) == 1
-    assert any('"Running"' in frame and "deploymentUpdated" in frame for frame in frames)
+    assert any('"Running"' in frame and "deploymentUpdated" in frame for frame in pages.frames)
     expect(page.get_by_test_id("timeline")).to_contain_text("Phase Running")
     expect(page.get_by_test_id("timeline")).to_contain_text("Ready=True")
     expect(page.get_by_test_id("history")).to_contain_text("1")
