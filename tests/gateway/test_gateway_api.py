@@ -675,7 +675,7 @@ async def test_depth_limit_and_persisted_query_safelist_on_a_locked_down_gateway
     safelist = tmp_path / "safelist.json"
     safelist.write_text(json.dumps({query_hash(q): q for q in (deep, me)}))
     settings = gateway_settings(kube.url, backends["rag"].target, backends["planner"].target, max_depth=5,
-                                persisted_queries_path=safelist, persisted_queries_only=True)
+                                persisted_queries_path=safelist, persisted_queries_only=True, public_host="scia.example.com")
     token = gateway.token("m", "team-z:viewer")
     async with running_gateway(settings) as url, aiohttp.ClientSession() as session:
         async def post(payload):
@@ -696,3 +696,8 @@ async def test_depth_limit_and_persisted_query_safelist_on_a_locked_down_gateway
             metrics = await r.text()
         assert 'scia_gateway_refusals_total{reason="PERSISTED_QUERY_REQUIRED"}' in metrics
         assert "scia_gateway_backend_calls_total" in metrics
+        # Through the Ingress (addressed to the public host) the metrics are not published.
+        async with session.get(url + "/metrics", headers={"Host": "SCIA.example.com"}) as r:
+            assert r.status == 404
+        async with session.get(url + "/healthz", headers={"Host": "scia.example.com"}) as r:
+            assert r.status == 200

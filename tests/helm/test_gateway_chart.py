@@ -37,6 +37,8 @@ NON_DEFAULT: dict[str, Any] = {
         "groupsClaim": "roles",
         "roleBindings": {"platform-team-a": "team-a:deployer", "sre": "*:viewer"},
         "maxPageSize": 200,
+        "subscriberQueueSize": 64,
+        "compositionVersion": "v1",
     },
     "ingress": {
         "enabled": True,
@@ -181,7 +183,7 @@ def test_gateway_notes(gateway: Rendered) -> None:
 # --- non-default values ------------------------------------------------------------------------
 
 
-def test_gateway_ingress_with_tls_routes_only_graphql(custom: Rendered) -> None:
+def test_gateway_ingress_with_tls_routes_graphql_and_the_web_ui(custom: Rendered) -> None:
     ingress = custom.get("Ingress", RELEASE)
     assert ingress["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"}
     spec = ingress["spec"]
@@ -189,13 +191,14 @@ def test_gateway_ingress_with_tls_routes_only_graphql(custom: Rendered) -> None:
     assert spec["tls"] == [{"hosts": ["scia.example.com"], "secretName": "scia-tls"}]
     (rule,) = spec["rules"]
     assert rule["host"] == "scia.example.com"
+    backend = {"service": {"name": RELEASE, "port": {"name": "http"}}}
     assert rule["http"]["paths"] == [
-        {
-            "path": "/graphql",
-            "pathType": "Prefix",
-            "backend": {"service": {"name": RELEASE, "port": {"name": "http"}}},
-        }
+        {"path": "/graphql", "pathType": "Prefix", "backend": backend},
+        {"path": "/", "pathType": "Prefix", "backend": backend},
     ]
+    # / publishes the web UI; the gateway refuses /metrics addressed to the public host.
+    assert env_of(custom.container)["SCIA_GATEWAY_PUBLIC_HOST"] == "scia.example.com"
+    assert "SCIA_GATEWAY_PUBLIC_HOST" not in env_of(gateway_of().container)
     assert {port["name"] for port in custom.get("Service", RELEASE)["spec"]["ports"]} >= {"http"}
     assert "https://scia.example.com/graphql" in custom.notes
     plain = gateway_of({"ingress": {"enabled": True, "host": "scia.internal"}})

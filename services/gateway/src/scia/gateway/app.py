@@ -226,7 +226,13 @@ def create_app(settings: GatewaySettings, *, backends: Backends | None = None) -
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def metrics(_request: Request) -> Response:
+    public_host = settings.public_host.strip().lower()
+
+    async def metrics(request: Request) -> Response:
+        # Prometheus scrapes the pod directly; a request addressed to the public host came
+        # through the Ingress, which publishes / (the web UI) and so would publish this too.
+        if public_host and (request.url.hostname or "").lower() == public_host:
+            return PlainTextResponse("Not Found", status_code=404)
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager

@@ -81,6 +81,12 @@ class GatewaySettings(ServiceSettings):
     )
     keepalive_seconds: float = Field(15.0, gt=0, le=600, description="graphql-transport-ws server ping interval.")
     max_page_size: int = Field(100, ge=1, le=1000, description="Largest `first` of a connection.")
+    public_host: str = Field(
+        "",
+        max_length=253,
+        description="Host name the gateway is published under (the Ingress host; the chart sets it). /metrics "
+        "answers 404 to requests addressed to it: publishing / for the web UI must not publish the metrics.",
+    )
     # Same meaning as the operator's SCIA_OPERATOR_COMPOSITION_VERSION: set both alike, so a
     # preview renders the Composition version the operator will select.
     composition_version: str = Field(
