@@ -122,6 +122,17 @@ class Cluster:
         return await self.patch("infrastructures", namespace, name, {"status": status}, status=True)
 
 
+async def phase_is(cluster: Cluster, ns: str, name: str, phase: str, timeout: float = 30) -> dict:
+    async def check():
+        body = await cluster.get("deployments", ns, name)
+        assert body is not None, "the Deployment is gone"
+        status = body.get("status") or {}
+        assert status.get("phase") == phase, f"phase {status.get('phase')!r} ({status.get('message')})"
+        return body
+
+    return await eventually(check, timeout=timeout, what=f"{ns}/{name} reaches {phase}")
+
+
 def condition(body: dict | None, type_: str) -> dict:
     for item in ((body or {}).get("status") or {}).get("conditions") or []:
         if item["type"] == type_:

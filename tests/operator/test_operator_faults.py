@@ -21,6 +21,7 @@ from tests.operator.harness import (
     memory_writes,
     namespace_name,
     operator_settings,
+    phase_is,
     plans_made,
     start_operator,
 )
@@ -86,12 +87,7 @@ async def test_restart_mid_reconcile_resumes_without_duplicates(cluster, rag, re
             await cluster.create("cloudproviders", ns, cloud_provider(ns))
             await cluster.create("deployments", ns, deployment(ns, "api", repo))
 
-            async def provisioning():
-                body = await cluster.get("deployments", ns, "api")
-                assert body["status"]["phase"] == "Provisioning"
-                return body
-
-            await eventually(provisioning, timeout=30, what="applied by the first operator")
+            await phase_is(cluster, ns, "api", "Provisioning")
         finally:
             await first.stop()  # Crossplane has not answered yet: the revision is mid-flight
 
@@ -100,12 +96,7 @@ async def test_restart_mid_reconcile_resumes_without_duplicates(cluster, rag, re
         try:
             await cluster.crossplane(ns, "api", url="https://api.example.com")
 
-            async def running():
-                body = await cluster.get("deployments", ns, "api")
-                assert body["status"]["phase"] == "Running"
-                return body
-
-            body = await eventually(running, timeout=30, what="the restarted operator follows Crossplane")
+            body = await phase_is(cluster, ns, "api", "Running")
             assert plans_made() == plans_before  # resumed, not re-planned
             assert [x["metadata"]["name"] for x in await cluster.list("infrastructures", ns)] == ["api"]
             assert [h["revision"] for h in body["status"]["history"]] == [1]
@@ -128,12 +119,7 @@ async def test_memory_down_when_an_outcome_is_due_is_retried_and_recorded_once(c
         await cluster.create("cloudproviders", ns, cloud_provider(ns))
         await cluster.create("deployments", ns, deployment(ns, "api", repo))
 
-        async def provisioning():
-            body = await cluster.get("deployments", ns, "api")
-            assert body["status"]["phase"] == "Provisioning"
-            return body
-
-        await eventually(provisioning, timeout=30, what="applied")
+        await phase_is(cluster, ns, "api", "Provisioning")
         errors_before = memory_writes("error")
         await cluster.crossplane(ns, "api", url="https://api.example.com")
 

@@ -23,6 +23,7 @@ from tests.operator.harness import (
     eventually,
     namespace_name,
     operator_settings,
+    phase_is,
     plans_made,
     start_operator,
 )
@@ -43,17 +44,6 @@ async def team(cluster: Cluster, **provider_spec) -> str:
     ns = namespace_name()
     await cluster.create("cloudproviders", ns, cloud_provider(ns, **provider_spec))
     return ns
-
-
-async def phase_is(cluster: Cluster, ns: str, name: str, phase: str) -> dict:
-    async def check():
-        body = await cluster.get("deployments", ns, name)
-        assert body is not None, "the Deployment is gone"
-        status = body.get("status") or {}
-        assert status.get("phase") == phase, f"phase {status.get('phase')!r} ({status.get('message')})"
-        return body
-
-    return await eventually(check, timeout=30, what=f"{ns}/{name} reaches {phase}")
 
 
 async def memory_records(rag, tenant: str) -> list[common_pb2.DeploymentRecord]:
