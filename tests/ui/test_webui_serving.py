@@ -4,17 +4,15 @@ and a clear page when no build is configured. Runs the real app on uvicorn over 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
 import aiohttp
 import pytest
-import uvicorn
-from scia.gateway.app import create_app
 from scia.gateway.config import GatewaySettings
 from scia.gateway.webui import classify, resolve_file
 
+from tests.gateway.conftest import running_gateway
 from tests.helpers import free_port
 
 KEY = "webui-tests-shared-key-0123456789abcdef"
@@ -39,18 +37,8 @@ async def gateway(ui_dir: Path | None):
         http_host="127.0.0.1", http_port=free_port(), metrics_port=0, jwt_shared_key=KEY,
         kubernetes_url="http://127.0.0.1:9", ui_dir=ui_dir,
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.http_port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{settings.http_port}") as session:
-            yield session
-    finally:
-        server.should_exit = True
-        await task
+    async with running_gateway(settings) as url, aiohttp.ClientSession(url) as session:
+        yield session
 
 
 def test_paths_are_classified_so_the_api_is_never_shadowed():
