@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.helm.test_charts import HELM_DIR, NAMESPACE, UMBRELLA, Rendered, env_of, port_of, render, restricted_pod_of
-from tests.helm.test_suite_charts import EXTERNAL_DB, RAG, REPO, SHARED_SCHEMA_KEYS, load_settings, target_host
+from tests.helm.test_suite_charts import EXTERNAL_DB, RAG, REPO, SHARED_SCHEMA_KEYS, load_settings, target_host, values_of_set
 
 GATEWAY = HELM_DIR / "gateway"
 PLANNER = HELM_DIR / "planner"
@@ -393,13 +393,7 @@ def test_skaffold_gateway_module_renders_and_the_suite_requires_it() -> None:
     assert (REPO / artifact["docker"]["dockerfile"]).is_file()
     (release,) = config["deploy"]["helm"]["releases"]
     assert release["name"] == RELEASE and release["skipBuildDependencies"] is True
-    values: dict[str, Any] = {}
-    for dotted, value in release["setValues"].items():
-        node = values
-        *parents, leaf = dotted.split(".")
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
+    values = values_of_set(release["setValues"])
     rendered = render(REPO / release["chartPath"], values, release=release["name"])
     assert env_of(rendered.container)["SCIA_GATEWAY_JWT_SHARED_KEY"] == JWT_SECRET
     (forward,) = config["portForward"]

@@ -799,14 +799,20 @@ def test_skaffold_has_a_module_per_service_and_the_suite_requires_them() -> None
         assert release["skipBuildDependencies"] is True
 
 
-def test_skaffold_rag_release_renders_with_its_values() -> None:
-    configs = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all((REPO / "skaffold.yaml").read_text())}
-    (release,) = configs["rag"]["deploy"]["helm"]["releases"]
+def values_of_set(set_values: dict[str, Any]) -> dict[str, Any]:
+    """skaffold's setValues ({"a.b": v}) as the nested values `helm --set` makes of them."""
     values: dict[str, Any] = {}
-    for dotted, value in release["setValues"].items():
+    for dotted, value in set_values.items():
         node = values
         *parents, leaf = dotted.split(".")
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = value
+    return values
+
+
+def test_skaffold_rag_release_renders_with_its_values() -> None:
+    configs = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all((REPO / "skaffold.yaml").read_text())}
+    (release,) = configs["rag"]["deploy"]["helm"]["releases"]
+    values = values_of_set(release["setValues"])
     assert render(RAG, values, release=release["name"]).deployment
