@@ -42,6 +42,16 @@ class RagSettings(ServiceSettings):
         5.0, gt=0, le=120, description="Deadline of one Embed call (retries on UNAVAILABLE included)."
     )
 
+    query_cache_size: int = Field(
+        1024,
+        ge=0,
+        le=1_000_000,
+        description="Query texts whose vectors are kept for repeated Retrieve calls (least recently used out; 0 = off).",
+    )
+    query_cache_ttl_seconds: float = Field(
+        600.0, gt=0, le=86_400, description="Longest a cached query vector is used (bounds a model change's lag)."
+    )
+
     reembed_interval_seconds: float = Field(
         30.0,
         gt=0,

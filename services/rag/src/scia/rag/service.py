@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from scia.rag import validation
 from scia.rag.config import RagSettings
 from scia.rag.db import EmbeddedPostgres, migrate, open_pool
-from scia.rag.embedding import EmbedderClient, EmbedderUnavailable
+from scia.rag.embedding import EmbedderClient, EmbedderUnavailable, QueryVectorCache
 from scia.rag.ranking import RankingParameters, query_keywords, query_text, rank, reciprocal_rank_fusion, record_text
 from scia.rag.records import (
     columns_of,
@@ -47,6 +47,9 @@ RETRIEVE_STAGE_SECONDS = Histogram(
     "Time of each Retrieve stage.",
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+QUERY_VECTORS = Counter(
+    "scia_rag_query_vectors_total", "Retrieve query vectors, by source: cached (repeated query) or embedded.", ["source"]
 )
 REEMBEDDED = Counter("scia_rag_reembedded_total", "Records re-embedded in the background after their text changed.")
 
@@ -348,15 +351,16 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
         async def vector_search() -> list[tuple[str, float]] | None:
             started = time.perf_counter()
             try:
-                vectors, model = await embedder.embed([text])
+                vector, model, cached = await embedder.embed_query(text)
             except EmbedderUnavailable as error:
                 notes.append(f"embedder unavailable, full-text search only: {error}")
-                return None
-            finally:
                 RETRIEVE_STAGE_SECONDS.labels("embed").observe(time.perf_counter() - started)
-            embedded.update(vector=vectors[0], model=model)
+                return None
+            QUERY_VECTORS.labels("cached" if cached else "embedded").inc()
+            RETRIEVE_STAGE_SECONDS.labels("embed").observe(time.perf_counter() - started)
+            embedded.update(vector=vector, model=model)
             started = time.perf_counter()
-            hits = await store.vector_candidates(tenants, request.filter, vectors[0], model, candidates)
+            hits = await store.vector_candidates(tenants, request.filter, vector, model, candidates)
             RETRIEVE_STAGE_SECONDS.labels("vector").observe(time.perf_counter() - started)
             return hits
 
@@ -513,7 +517,11 @@ class RagApp:
             timeout=s.pool_timeout_seconds,
             statement_timeout_ms=s.statement_timeout_ms,
         )
-        self._embedder = EmbedderClient(s.embedder_target, s.embedder_timeout_seconds)
+        self._embedder = EmbedderClient(
+            s.embedder_target,
+            s.embedder_timeout_seconds,
+            QueryVectorCache(s.query_cache_size, s.query_cache_ttl_seconds),
+        )
         reranker = self._given_reranker
         if reranker is None:
             loaded = await asyncio.to_thread(load_reranker, s.reranker_model_path, s.reranker_enabled)
