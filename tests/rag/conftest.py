@@ -47,7 +47,13 @@ async def embedder_target(text_encoder) -> AsyncIterator[str]:
 async def rag(rag_dsn, embedder_target) -> AsyncIterator[RagHarness]:
     """The RAG service on the module's database, the real embedder behind it, and one sharing
     rule: SHARED_OWNER's records are visible to SHARED_READER."""
+    # A generous embedder deadline: a 32-text batch takes ~1.5 s on 2 idle cores but can pass the
+    # production default (5 s) while CI runs other suites beside this one. Tests of the deadline
+    # itself start their own service with a short one.
     async with running_rag(
-        dsn=rag_dsn, embedder_target=embedder_target, shared_tenants={SHARED_OWNER: [SHARED_READER]}
+        dsn=rag_dsn,
+        embedder_target=embedder_target,
+        shared_tenants={SHARED_OWNER: [SHARED_READER]},
+        embedder_timeout_seconds=30,
     ) as harness:
         yield harness
