@@ -85,6 +85,22 @@ async def test_the_built_ui_is_served_with_the_right_caching(build: Path):
             assert response.status == 405
 
 
+async def test_text_is_compressed_for_clients_that_accept_it(build: Path):
+    script = "export function render(deployment) { return deployment.name; }\n" * 200
+    (build / "assets" / "app-def456.js").write_text(script)
+    async with gateway(build) as http:
+        async with http.get("/assets/app-def456.js", headers={"Accept-Encoding": "gzip"}) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert int(response.headers["Content-Length"]) < len(script) // 4
+            assert await response.text() == script  # aiohttp decompresses
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        async with http.get("/assets/app-def456.js", headers={"Accept-Encoding": "identity"}) as response:
+            assert "Content-Encoding" not in response.headers and await response.text() == script
+        # Small answers are not worth compressing.
+        async with http.get("/healthz", headers={"Accept-Encoding": "gzip"}) as response:
+            assert "Content-Encoding" not in response.headers
+
+
 async def test_the_api_paths_still_belong_to_the_api(build: Path):
     async with gateway(build) as http:
         async with http.get("/healthz") as response:
