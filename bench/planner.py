@@ -398,21 +398,26 @@ async def explain_retrieval(memory: rag_pb2_grpc.DeploymentMemoryStub, scenario:
     how many of the records in memory) share the app's latent family, which only the generator
     knows. Says whether a missed lesson was not retrieved or not weighed enough."""
     from scia.planner import retrieval
+    from scia.planner.decide import WORKING_SET_MODEL
     from scia.planner.intent import derived_rps, understand
 
     analysis, intent = scenario.analysis(), scenario.deployment_intent()
     request = retrieval.retrieve_request(tenant, analysis, intent, limit=16)  # the planner's own query
     results = list((await memory.Retrieve(request)).results)
     rps = derived_rps(understand(intent.prompt).requirements)[0]
-    evidence = retrieval.assess(results, analysis.applications[0], catalogue, rps=rps)
+    evidence = retrieval.assess(results, analysis.applications[0], catalogue, rps=rps, model=WORKING_SET_MODEL)
     kin = retrieval.kinship([r for r in results if r.record.plan.strategy], analysis.applications[0])
     same = [r for r in results if families.get(r.record.name) == scenario.family]
     in_memory = sum(1 for name, family in families.items() if family == scenario.family and name != scenario.app.name)
     floors = {scenarios.STRATEGY_NAMES[k]: v for k, v in evidence.memory_floor_gb.items()}
     ceilings = {scenarios.STRATEGY_NAMES[k]: v for k, v in evidence.memory_ceiling_gb.items()}
-    return (f"retrieved {len(results)}, same family {len(same)} (in memory {in_memory}), "
+    relevance = sorted((retrieval.similarity(r) for r in results), reverse=True)
+    spread = f"relevance {relevance[0]:.2f}..{relevance[-1]:.2f}" if relevance else "relevance -"
+    return (f"retrieved {len(results)}, {spread}, same family {len(same)} (in memory {in_memory}) "
+            f"relevance {[round(retrieval.similarity(r), 2) for r in same][:6]}, "
             f"same-family kin factors {[round(kin.get(r.record.id, 1.0), 2) for r in same][:6]}, "
-            f"needs {sorted(evidence.needs)} balance {evidence.need_balance}, floors {floors}, ceilings {ceilings}")
+            f"needs {sorted(evidence.needs)} balance {evidence.need_balance}, floors {floors}, ceilings {ceilings}, "
+            f"memory scale {evidence.memory_scale:g}, vm utilisation limit {evidence.vm_max_utilisation:g}")
 
 
 async def sequence(planner, memory, items: Sequence[Scenario], catalogue: Catalogue, tenant: str, *,

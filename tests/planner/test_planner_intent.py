@@ -45,6 +45,10 @@ CASES: list[tuple[str, dict]] = [
     ("A blog. Nothing special.", {"rps": 0, "users": 0, "ha": False, "autoscaling": False, "budget": 0, "strategy": S.STRATEGY_UNSPECIFIED, "cloud": C.CLOUD_UNSPECIFIED}),
     ("Use 3 worker nodes with 8 GiB memory each on EKS", {"count": 3, "memory": 8192, "strategy": S.STRATEGY_KUBERNETES}),
     ("p95 latency 200ms, zero downtime deploys, 120 qps", {"latency": 200, "ha": True, "rps": 120}),
+    # "Steady traffic" describes the load (no autoscaling) unless autoscaling is asked in so many words.
+    ("4000 users and steady traffic. Scale out automatically under load.", {"users": 4000, "autoscaling": True}),
+    ("1000 users and steady traffic, peaks at lunch", {"users": 1000, "autoscaling": False}),
+    ("steady load, no autoscaling please, it should not autoscale", {"autoscaling": False}),
     # Traffic in words, no number: an order of magnitude of users.
     ("an internal dashboard for a handful of internal users", {"users": 20, "rps": 0}),
     ("expect a few thousand users", {"users": 3000}),

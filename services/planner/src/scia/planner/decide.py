@@ -103,6 +103,36 @@ def load_memory_factor(rps: float) -> tuple[float, str]:
     return LOAD_MEMORY_FACTORS[-1][1], LOAD_MEMORY_FACTORS[-1][2]
 
 
+def expected_working_set_mb(app: common_pb2.Application, requirements: common_pb2.Requirements) -> float:
+    """The working set this knowledge base expects of one VM instance of `app` under `requirements`
+    (its profile's peak, ML libraries, the load factor, a worker beside the web process; MB), as
+    `build_context` and `size_vm` size it: what a deployment's observed memory is compared with."""
+    if requirements.memory_mb:
+        return float(requirements.memory_mb)
+    _name, profile = profile_for(app)
+    memory = profile.memory_mb[1]
+    if any(t.kind == TraitKind.TRAIT_KIND_ML_INFERENCE for t in app.traits):
+        memory += ML_MEMORY_MB
+    memory *= load_memory_factor(derived_rps(requirements)[0])[0]
+    if any(t.kind == TraitKind.TRAIT_KIND_BACKGROUND_WORKER for t in app.traits):
+        memory *= 1.5  # size_vm: + 50% for a worker process beside the web process
+    return float(memory)
+
+
+def vm_holds_mb(memory_gb: float) -> float:
+    """The working set a VM of `memory_gb` holds by `size_vm`'s headroom rule (MB)."""
+    return max(0.0, (memory_gb * 1024 - VM_OS_MB) / VM_HEADROOM)
+
+
+def _record_working_set_mb(record: common_pb2.DeploymentRecord) -> float:
+    if not record.analysis.applications:
+        return 0.0
+    return expected_working_set_mb(record.analysis.applications[0], record.plan.requirements)
+
+
+WORKING_SET_MODEL = retrieval.WorkingSetModel(expected_mb=_record_working_set_mb, vm_holds_mb=vm_holds_mb)
+
+
 def profile_for(app: common_pb2.Application) -> tuple[str, Profile]:
     key = FRAMEWORK_PROFILE_ALIASES.get(app.framework, app.framework)
     if key not in PROFILES:
@@ -136,6 +166,9 @@ class Context:
     enforcement: int = common_pb2.BUDGET_ENFORCEMENT_SOFT
     https: bool = False
     monitoring: bool = False
+    # Plan a VM's working set at most this share of its memory (learned from out-of-memory
+    # failures' utilisation, retrieval.vm_utilisation_limit); 0: the headroom rule alone.
+    vm_max_utilisation: float = 0.0
     warnings: list[str] = field(default_factory=list)
     rejections: list[str] = field(default_factory=list)
     quotas: dict[str, int] = field(default_factory=dict)
@@ -281,6 +314,8 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
     need = ctx.memory_mb * VM_HEADROOM + VM_OS_MB
     if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER):
         need += ctx.memory_mb * 0.5  # a worker process beside the web process
+    learned_limit = bool(ctx.vm_max_utilisation) and _vm_minimum_mb(ctx) > need
+    need = max(need, _vm_minimum_mb(ctx))
     override = _override_type(ctx)
     if override:
         instance = override
@@ -290,7 +325,12 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
         notes.append(f"{instance}: GPU required{_where(gpu)}")
     else:
         instance = preferred or _smallest_with(ctx, need, above_gb=floor_gb)
-        notes.append(f"{instance} fits {need:.0f} MB ({ctx.memory_note}, +50% headroom, +{VM_OS_MB} MB OS and agents)")
+        if learned_limit:
+            notes.append(f"{instance} fits {need:.0f} MB ({ctx.memory_note}, at most {ctx.vm_max_utilisation:.0%} of the "
+                         "instance: similar instances ran out of memory fuller than that)")
+        else:
+            notes.append(f"{instance} fits {need:.0f} MB ({ctx.memory_note}, +50% headroom, "
+                         f"+{VM_OS_MB} MB OS and agents)")
     spec = ctx.catalogue.spec(ctx.cloud, instance) or {"vcpu": 1}
     per_instance = spec["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
     count = max(1, math.ceil(ctx.rps / per_instance))
@@ -318,6 +358,13 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
     vm = common_pb2.VmConfig(instance_type=instance, instance_count=count, min_count=minimum, max_count=maximum,
                              volume_size_gb=volume, zones=ctx.catalogue.zones(ctx.cloud, ctx.region, max(count, 2 if ctx.req.high_availability else 1)))
     return vm, notes
+
+
+def _vm_minimum_mb(ctx: Context) -> float:
+    """The least VM memory that holds the working set (a worker's included): the process + 256 MB,
+    or as much as keeps it under a learned utilisation limit."""
+    working = ctx.memory_mb * (1.5 if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER) else 1.0)
+    return max(ctx.memory_mb + 256, working / ctx.vm_max_utilisation if ctx.vm_max_utilisation else 0.0)
 
 
 def _cheapest_fleet(ctx: Context, ladder: list[str], smallest: str, count: int) -> tuple[str, int, float]:
@@ -484,7 +531,7 @@ def _size_down_under_ceiling(ctx: Context, candidate: Candidate, ceiling_gb: flo
     if lower_mb <= floor_gb * 1024:
         return
     if candidate.strategy == VM:
-        if lower_mb < ctx.memory_mb + 256:
+        if lower_mb < _vm_minimum_mb(ctx):
             return
         vm, notes = size_vm(ctx, floor_gb, preferred=lower)
         config.vm.CopyFrom(vm)
@@ -624,7 +671,8 @@ def make_plan(
     ctx = build_context(analysis, intent, understanding, constraints, catalogue)
     if implied:
         ctx.warnings.append(implied)
-    memory = retrieval.assess(retrieved or [], ctx.app, catalogue, rps=ctx.rps) if retrieved else None
+    memory = (retrieval.assess(retrieved or [], ctx.app, catalogue, rps=ctx.rps, model=WORKING_SET_MODEL)
+              if retrieved else None)
 
     # Knowledge-base candidates first, without memory, to know what memory changed.
     baseline = {s: build_candidate(ctx, s) for s in (VM, K8S, FN)}
@@ -633,6 +681,15 @@ def make_plan(
     if learned:
         # Past deployments taught requirements the intent did not state: plan as if it had.
         ctx = build_context(analysis, intent, _with_needs(understanding, learned), constraints, catalogue)
+    if memory and memory.memory_scale > 1 and not understanding.requirements.memory_mb:
+        # Similar deployments' observed memory says apps like this one use more than the profile:
+        # size every candidate for that working set (a copy: the baseline keeps the profile's).
+        scale = memory.memory_scale
+        ctx = dataclasses.replace(
+            ctx, memory_mb=int(ctx.memory_mb * scale), function_memory_mb=int(ctx.function_memory_mb * scale),
+            memory_note=f"{ctx.memory_note}, x{scale:.2f} as similar deployments' observed memory shows")
+    if memory and memory.vm_max_utilisation:
+        ctx = dataclasses.replace(ctx, vm_max_utilisation=memory.vm_max_utilisation)
     # Learned needs are lessons about capacity (instances, scaling), which every strategy can
     # provide: each candidate is sized for them, but the strategy rules score the request as
     # stated. Otherwise a learned need would earn a cluster the points an asked-for one earns
@@ -777,7 +834,9 @@ def _size_citations(ctx: Context, before: Candidate, after: Candidate, memory: r
             influence += " (voted over-provisioned)"
             sentences.append(f"{retrieval.describe(records)} -> {new} instead of {old} (over-provisioned)")
         else:
-            records = memory.floor_records.get(strategy, [])
+            records = (memory.floor_records.get(strategy, [])
+                       + (memory.scale_records if memory.memory_scale > 1 else [])
+                       + (memory.utilisation_records if strategy == VM and ctx.vm_max_utilisation else []))
             sentences.append(f"{retrieval.describe(records)} -> {new} instead of {old}")
         citations += retrieval.cite(records, influence)
         return citations
@@ -787,7 +846,7 @@ def _size_citations(ctx: Context, before: Candidate, after: Candidate, memory: r
         target, records = pull
         target_gb = ctx.catalogue.memory_gb(ctx.cloud, target)
         floor = memory.memory_floor_gb.get(strategy, 0.0)
-        minimum_mb = ctx.memory_mb + 256
+        minimum_mb = _vm_minimum_mb(ctx) if strategy == VM else ctx.memory_mb + 256
         if target != old and target_gb > floor and target_gb * 1024 >= minimum_mb and abs(_ladder_distance(ctx, old, target)) == 1:
             if strategy == VM:
                 vm, notes = size_vm(ctx, preferred=target)

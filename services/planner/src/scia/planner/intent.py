@@ -135,7 +135,12 @@ AUTOSCALE_POSITIVE = re.compile(
     r"auto[\s-]?scal|scale (?:up and down|out|automatically|with (?:traffic|load|demand))|elastic|traffic spikes|spiky|bursty|burst|scale to zero|handle spikes|peaks?\b|black friday|viral",
     re.I,
 )
-AUTOSCALE_NEGATIVE = re.compile(r"(?:no|without|don'?t need|doesn'?t need|not)\s+(?:\w+\s+)?auto[\s-]?scal|fixed (?:size|capacity)|steady (?:traffic|load)", re.I)
+AUTOSCALE_NEGATIVE = re.compile(r"(?:no|without|don'?t need|doesn'?t need|not)\s+(?:\w+\s+)?auto[\s-]?scal|fixed (?:size|capacity)", re.I)
+# Words that ask for autoscaling itself, not only describe traffic that may want it.
+AUTOSCALE_ASKED = re.compile(r"auto[\s-]?scal|scale (?:up and down|out|automatically|with (?:traffic|load|demand))", re.I)
+# A description of the traffic: no autoscaling, unless the request asks for it in so many words
+# ("4000 users and steady traffic. Scale out automatically under load." asks for it).
+STEADY_LOAD = re.compile(r"steady (?:traffic|load)", re.I)
 
 CLOUD_WORDS: list[tuple[int, re.Pattern[str]]] = [
     (Cloud.CLOUD_AWS, re.compile(r"\baws\b|amazon|\bec2\b|\beks\b|\blambda\b|fargate|\brds\b", re.I)),
@@ -225,6 +230,8 @@ def understand(prompt: str) -> Understanding:
         req.high_availability = True
         u.note("intent.ha", f"{_quote(text, match)} -> high availability")
     if match := AUTOSCALE_NEGATIVE.search(text):
+        u.note("intent.autoscaling.negated", f"{_quote(text, match)} -> no autoscaling")
+    elif (match := STEADY_LOAD.search(text)) and not AUTOSCALE_ASKED.search(text):
         u.note("intent.autoscaling.negated", f"{_quote(text, match)} -> no autoscaling")
     elif match := AUTOSCALE_POSITIVE.search(text):
         req.autoscaling = True

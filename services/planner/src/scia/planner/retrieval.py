@@ -1,7 +1,8 @@
 """Learning from past deployments: the retrieval-augmented adjustment and the RAG client.
 
 `assess` is a pure function over RetrievedDeployment messages. Each past deployment is weighed
-by its similarity (the RAG service's relevance component; its blended score, which also rewards
+by its similarity (`lesson_weights`: from the RAG service's relevance component, at least
+RETRIEVED for anything retrieved, 1 for a close match; its blended score, which also rewards
 successes and upvotes, only when no component is sent) times how closely it matches the
 application (same framework 1, same language 0.5, else 0.25) times kinship (below). Then:
 
@@ -30,6 +31,13 @@ application (same framework 1, same language 0.5, else 0.25) times kinship (belo
   of apps without the toolbox count less (they do not show the toolbox is harmless), and not at
   all against a capacity need (high availability, autoscaling) when kin exist.
 
+- what deployments really used (metrics.memory_utilization of their VM) over what the knowledge
+  base expected of their app at their load is a working-set scale (`observed_scale`; out-of-memory
+  failures give a lower bound): when similar deployments agree (`memory_scale`), the plan is sized
+  for that scale at once, at any load, instead of one size above each failure;
+- VMs that ran out of memory at a utilisation under what the headroom rule plans set how full an
+  instance may be planned (`vm_utilisation_limit`).
+
 Votes carry structured reasons in their comment ("over-provisioned: ...", "OOMKilled on ...",
 "right-sized: ..."); `vote_reasons` reads them. A downvote for size is not a vote against the
 strategy.
@@ -42,6 +50,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -58,6 +67,11 @@ STRATEGY_NAMES = {Strategy.STRATEGY_VM: "vm", Strategy.STRATEGY_KUBERNETES: "kub
 # or several weaker ones that agree.
 THRESHOLD = 0.35
 MIN_SCORE = 0.15
+# The similarity from which the closest neighbour counts as a close match (weight 1): on the RAG
+# service's floor-mapped cosine scale, 0.5 is a cosine of 0.85 (same stack, similar request).
+CLOSE_MATCH = 0.5
+# What any retrieved neighbour weighs at least, when the service sent its relevance (`lesson_weights`).
+RETRIEVED = 0.5
 MAX_STRATEGY_DELTA = 0.4
 
 MEMORY_FAILURE = re.compile(r"out of memory|out-of-memory|\boom|memoryerror|memory limit|heap space|exit code 137|\bkilled\b.*memory|memory exhausted", re.I)
@@ -102,6 +116,13 @@ class MemoryEvidence:
     # deployments at this size or smaller were voted down as over-provisioned
     memory_ceiling_gb: dict[int, float] = field(default_factory=dict)
     ceiling_records: dict[int, list[Weighted]] = field(default_factory=dict)
+    # The app's working set is this many times what its framework profile says at its load
+    # (observed in similar deployments, `memory_scale`); 1 when nothing shows more.
+    memory_scale: float = 1.0
+    scale_records: list[Weighted] = field(default_factory=list)
+    # Plan VMs' working set at most this share of the instance's memory (0: the headroom rule only).
+    vm_max_utilisation: float = 0.0
+    utilisation_records: list[Weighted] = field(default_factory=list)
 
     def reinforcing(self, strategy: int) -> list[Weighted]:
         return self.successes.get(strategy, [])[:3]
@@ -131,6 +152,28 @@ def similarity(result: rag_pb2.RetrievedDeployment) -> float:
     if result.HasField("components") and result.components.relevance > 0:
         return result.components.relevance
     return result.score
+
+
+def lesson_weights(results: list[rag_pb2.RetrievedDeployment]) -> list[float]:
+    """Per result (same order), how much its similarity weighs a lesson, in [0, 1].
+
+    With the relevance component (the planner asks for relevance alone, among the application's
+    language): RETRIEVED + (1 - RETRIEVED) x relevance relative to a close match, so a neighbour
+    as close as CLOSE_MATCH (or the closest one, when closer) counts 1, and any retrieved neighbour
+    at least RETRIEVED. Why a floor: the RAG service's relevance is absolute on its own scale,
+    which clamps every cosine under its floor (0.7) to 0, and in the benchmark most retrieved
+    same-framework neighbours, kin included, came back at 0: weighed by it, their lessons
+    vanished (thumbs up 77% -> 59% when the service moved from min-max to this scale, no planner
+    change). Being among the closest of the language already says they are related; the planner
+    tells them apart by framework, shared toolbox and load itself. Without components (an older
+    service): the score as it is.
+    """
+    if not any(r.HasField("components") for r in results):
+        return [similarity(r) for r in results]
+    best = max((r.components.relevance for r in results if r.HasField("components")), default=0.0)
+    scale = max(best, CLOSE_MATCH)
+    return [RETRIEVED + (1 - RETRIEVED) * min(1.0, r.components.relevance / scale)
+            if r.HasField("components") else similarity(r) for r in results]
 
 
 def vote_reasons(record: common_pb2.DeploymentRecord) -> list[tuple[int, str]]:
@@ -244,6 +287,91 @@ def size_lesson_factor(record: common_pb2.DeploymentRecord, rps: float, lesson: 
     return 1.0 if ratio <= 3 else 0.5 if ratio <= 10 else 0.2
 
 
+# A learned working-set scale below this is noise (framework profiles are ranges, not points).
+MIN_MEMORY_SCALE = 1.15
+# And above this it is not a calibration any more: a 1 GiB profile does not become 16 GiB.
+MAX_MEMORY_SCALE = 4.0
+# A success's observed peak counts against a scale when it is below this share of it.
+SCALE_CONTRADICTION = 0.8
+
+
+def observed_scale(record: common_pb2.DeploymentRecord, memory_gb: float, expected_mb: float,
+                   vm_holds_mb: Callable[[float], float]) -> tuple[float, bool]:
+    """(working set / what the planner's model expects for that app at its load, exact) of a VM
+    deployment, from what it ran on; (0, False) when nothing can be said.
+
+    A success's observed peak memory (metrics.memory_utilization of the instance) is its working
+    set: exact. An out-of-memory failure shows at least the larger of its observed peak and what
+    the planner's own headroom rule says that instance holds (it ran out of it): a lower bound.
+    Why a ratio rather than a size: it transfers across loads and frameworks (the working set grows
+    with the load, and an app whose toolbox doubles its memory doubles it at any load), so one
+    lesson sizes the next app straight to the size the evidence supports, where a floor only moves
+    one size above what failed, one failure per size.
+    """
+    if memory_gb <= 0 or expected_mb <= 0:
+        return 0.0, False
+    observed = record.metrics.memory_utilization * memory_gb * 1024 if record.HasField("metrics") else 0.0
+    failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
+    if failed and MEMORY_FAILURE.search(record.outcome_reason):
+        return max(observed, vm_holds_mb(memory_gb)) / expected_mb, False
+    if record.outcome == Outcome.OUTCOME_SUCCESS and 0 < record.metrics.memory_utilization < 1:
+        return observed / expected_mb, True
+    return 0.0, False
+
+
+Observation = tuple[rag_pb2.RetrievedDeployment, float, float, bool]
+
+
+def memory_scale(observations: list[Observation]) -> tuple[float, list[rag_pb2.RetrievedDeployment]]:
+    """The largest working-set scale similar deployments agree on, and the records showing it.
+
+    `observations`: (result, weight, scale, contradicts): the scale as `observed_scale` gives it;
+    `contradicts` when it is an exact observation (a success) that may speak against a larger
+    scale (`assess`: when kin exist, only theirs). A scale r is supported by the deployments that
+    needed at least r (failures' lower bounds, successes' observed peaks) and contradicted by
+    well-rated successes observed clearly below it (under SCALE_CONTRADICTION x r); it holds when
+    support - contradiction reaches THRESHOLD, like a memory floor. Capped at MAX_MEMORY_SCALE; 1
+    below MIN_MEMORY_SCALE.
+    """
+    best, shown = 1.0, []
+    for _result, _weight, candidate, _exact in observations:
+        if candidate < MIN_MEMORY_SCALE or candidate <= best:
+            continue
+        support = sum(w for _r, w, scale, _e in observations if scale >= candidate)
+        contra = sum(w for r, w, scale, exact in observations
+                     if exact and scale < SCALE_CONTRADICTION * candidate and rating(r.record) >= 0.5)
+        if support - contra >= THRESHOLD:
+            best = candidate
+            shown = [r for r, _w, scale, _e in observations if scale >= candidate]
+    return min(best, MAX_MEMORY_SCALE), shown
+
+
+# Plan at most this share of the lowest utilisation instances ran out of memory at (a success
+# observed fuller than that, still under it, raises the limit to its own).
+UTILISATION_MARGIN = 0.9
+
+
+def vm_utilisation_limit(oom: list[tuple[rag_pb2.RetrievedDeployment, float]],
+                         ok: list[float]) -> tuple[float, list[rag_pb2.RetrievedDeployment]]:
+    """How full (peak memory / instance memory) a VM may be planned, from out-of-memory failures
+    whose metrics show the utilisation they died at, and the records showing it; (0, []) when no
+    failure shows one.
+
+    A property of the platform more than of the app (the OS, agents, page cache, a deploy's second
+    process, memory spikes between two samples take their share whatever the app): instances
+    that ran out of memory at 60% say 60% is too full there. The limit is UTILISATION_MARGIN x
+    the lowest such failure, or the fullest a success ran below it when fuller (it ran fine so).
+    The knowledge base's headroom rule plans ~60-65% at 4-8 GB; a platform where instances die
+    fuller than half needs more, and one failure per size would teach it one size at a time.
+    """
+    if not oom:
+        return 0.0, []
+    lowest = min(u for _r, u in oom)
+    below = [u for u in ok if u < lowest]
+    limit = max([lowest * UTILISATION_MARGIN, *below])
+    return round(limit, 3), [r for r, u in sorted(oom, key=lambda o: o[1])[:3]]
+
+
 def instances_of(record: common_pb2.DeploymentRecord) -> tuple[int, bool]:
     """(instances, autoscaling) of the plan a record ran; functions count as scaling, one each."""
     config = record.plan.configuration
@@ -274,11 +402,24 @@ def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | 
     return f"{who}: {framework or 'app'} on {strategy}{' ' + where if where else ''} {outcome}{reason}"
 
 
+@dataclass(frozen=True)
+class WorkingSetModel:
+    """The planner's memory model, for reading other deployments' observed memory
+    (`observed_scale`): the working set it expects of a record's app at the record's load (MB, 0
+    when unknown), and how much working set a VM of a given memory holds (MB)."""
+
+    expected_mb: Callable[[common_pb2.DeploymentRecord], float]
+    vm_holds_mb: Callable[[float], float]
+
+
 def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Application, catalogue: Catalogue,
-           rps: float = 0.0) -> MemoryEvidence:
-    """The evidence of `results` for `app` (planned for `rps` peak requests/s; 0 if unknown)."""
+           rps: float = 0.0, model: WorkingSetModel | None = None) -> MemoryEvidence:
+    """The evidence of `results` for `app` (planned for `rps` peak requests/s; 0 if unknown).
+    With `model`, also the working-set scale similar deployments' observed memory shows."""
     evidence = MemoryEvidence()
-    usable = [r for r in results if similarity(r) >= MIN_SCORE and r.record.plan.strategy]
+    # By object: hand-built or not-yet-stored records may share an empty id.
+    close = {id(r): value for r, value in zip(results, lesson_weights(results), strict=True)}
+    usable = [r for r in results if close[id(r)] >= MIN_SCORE and r.record.plan.strategy]
     kin = kinship(usable, app)
     # Kinship is asymmetric: what went wrong for a neighbour counts in full and more for kin (a
     # warning applies unless closer apps contradict it); what went right counts less for neighbours
@@ -287,7 +428,7 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
     for r in usable:
         factor = kin.get(r.record.id, 1.0)
         failed = r.record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
-        weights.append((r, similarity(r) * match_factor(r.record, app) * (max(1.0, factor) if failed else min(1.0, factor))))
+        weights.append((r, close[id(r)] * match_factor(r.record, app) * (max(1.0, factor) if failed else min(1.0, factor))))
     over: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float]]] = defaultdict(list)
     delta: dict[int, float] = defaultdict(float)
     reasons: dict[int, list[str]] = defaultdict(list)
@@ -296,11 +437,34 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
     need_support: dict[str, float] = defaultdict(float)
     need_contra: dict[str, float] = defaultdict(float)
     need_records: dict[str, list[Weighted]] = defaultdict(list)
+    scales: list[Observation] = []
+    oom_utilisation: list[tuple[rag_pb2.RetrievedDeployment, float]] = []
+    ok_utilisation: list[float] = []
     for result, weight in weights:
         record = result.record
         strategy = record.plan.strategy
         label, memory_gb = size_of(record, catalogue)
         failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
+        if model is not None and strategy == Strategy.STRATEGY_VM:
+            scale, exact = observed_scale(record, memory_gb, model.expected_mb(record), model.vm_holds_mb)
+            if scale > 0:
+                # A working set is the app's own: weighed by kinship both ways (failures of apps
+                # without this toolbox count less too, unlike a floor at their size, which is
+                # about the instance). Otherwise apps that ran out of memory under a load read
+                # differently, or with another toolbox, scaled every plan of the language. Only
+                # successes of the same framework contradict (the ratio also holds how far off
+                # each framework's profile is: a Django app at 1.2x Django's profile does not show
+                # that a FastAPI app with the same libraries needs no more than FastAPI's), and as
+                # for capacity needs, when kin exist only theirs.
+                factor = kin.get(record.id, 1.0)
+                same_framework = match_factor(record, app) >= 1.0
+                scales.append((result, close[id(result)] * match_factor(record, app) * factor, scale,
+                               exact and same_framework and (not kin or factor >= 1.0)))
+        if strategy == Strategy.STRATEGY_VM and 0 < record.metrics.memory_utilization < 1:
+            if failed and MEMORY_FAILURE.search(record.outcome_reason):
+                oom_utilisation.append((result, record.metrics.memory_utilization))
+            elif record.outcome == Outcome.OUTCOME_SUCCESS:
+                ok_utilisation.append(record.metrics.memory_utilization)
         severity = 1.0 if record.outcome == Outcome.OUTCOME_FAILED else 0.5
         note = describe_record(result, catalogue)
         load = load_factor(record, rps)
@@ -343,14 +507,14 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         elif failed:
             push = (0.4 if COLD_START_FAILURE.search(record.outcome_reason) and strategy == Strategy.STRATEGY_SERVERLESS else 0.25) * weight * severity
             delta[strategy] -= push
-            reasons[strategy].append(f"{note}, similarity {similarity(result):.2f}")
+            reasons[strategy].append(f"{note}, similarity {close[id(result)]:.2f}")
             evidence.strategy_records.setdefault(strategy, []).append((result, note))
         elif record.outcome == Outcome.OUTCOME_SUCCESS:
             r = rating(record)
             pull = 0.2 * weight * (r - 0.4) / 0.6  # a disliked success (< 0.4) counts against
             delta[strategy] += pull
             if r >= 0.5:
-                reasons[strategy].append(f"{note}, rated {r:.0%}, similarity {similarity(result):.2f}")
+                reasons[strategy].append(f"{note}, rated {r:.0%}, similarity {close[id(result)]:.2f}")
                 evidence.strategy_records.setdefault(strategy, []).append((result, note))
                 evidence.successes.setdefault(strategy, []).append((result, note))
             ok[strategy].append((result, weight, memory_gb, label))
@@ -398,6 +562,15 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         if best_ceiling and best_ceiling > evidence.memory_floor_gb.get(strategy, 0.0):
             evidence.memory_ceiling_gb[strategy] = best_ceiling
             evidence.ceiling_records[strategy] = [(r, describe_record(r, catalogue, with_votes=True)) for r, _w, m in too_big if m <= best_ceiling]
+
+    scale, shown = memory_scale(scales)
+    if scale > 1:
+        evidence.memory_scale = round(scale, 3)
+        evidence.scale_records = [(r, describe_record(r, catalogue)) for r in shown]
+    limit, failures = vm_utilisation_limit(oom_utilisation, ok_utilisation)
+    if limit:
+        evidence.vm_max_utilisation = limit
+        evidence.utilisation_records = [(r, describe_record(r, catalogue)) for r in failures]
 
     # Pull toward the size of well-rated successes.
     for strategy, successes in ok.items():
