@@ -4,16 +4,19 @@ and a whole evaluation (and `scia-rag evaluate-reranker`) with a tiny model trai
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
+import shutil
 
 import pytest
 from scia.rag.commands import main as command_main
-from scia.rag.evaluation import ORDERINGS, EvaluationSet, dcg, evaluate, ndcg_at_k
+from scia.rag.evaluation import ORDERINGS, EvaluationSet, best_vector_weight, dcg, evaluate, ndcg_at_k
 from scia.rag.embedding import EmbedderClient
 from scia.rag.reranker import CrossEncoderReranker
 from scia.rag.training import Pair, train
 
+from bench import rag as bench_rag
 from bench import scenarios
 
 ASYNC = pytest.mark.asyncio(loop_scope="module")
@@ -55,17 +58,18 @@ def test_evaluation_set_errors_name_the_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    """A cross-encoder fine-tuned for a few steps on scenario pairs: proves the pipeline, not quality."""
-    generator = scenarios.ScenarioGenerator(seed=21)
-    pairs = [Pair(**p) for p in scenarios.training_pairs(generator, 12, negatives=4, apps=40)]
+    """A cross-encoder fine-tuned for a few steps on scenario pairs (compact-v1 texts, as the bench
+    makes them): proves the pipeline, not quality."""
+    pairs = [Pair(**p) for p in bench_rag.scenario_training_pairs(4, seed=21, pool_records=200, apps=40)]
     output = tmp_path_factory.mktemp("models")
-    train(pairs, output, epochs=1, batch_size=16, max_length=128)
+    train(pairs, output, epochs=1, batch_size=16, layers=2)
     return output / "current"
 
 
 @pytest.fixture(scope="module")
 def evaluation_file(tmp_path_factory):
-    items = scenarios.evaluation_items(scenarios.ScenarioGenerator(seed=22), records=60, queries=8, apps=12)
+    # With each record's and query's proto: what a compact-v1 model is fed from.
+    items = bench_rag.structured_evaluation_items(22, records=60, queries=8, apps=12)
     return scenarios.write_jsonl(tmp_path_factory.mktemp("eval") / "eval.jsonl", items)
 
 
@@ -75,8 +79,13 @@ async def test_evaluate_with_a_tiny_model(embedder_target, tiny_model, evaluatio
     reranker = CrossEncoderReranker(tiny_model)
     client = EmbedderClient(embedder_target, timeout=60)
     try:
-        report = await evaluate(evaluation_set, client, reranker, candidates=10, k=5)
+        report = await evaluate(evaluation_set, client, reranker, candidates=10, k=5, vector_weights=[0.0, 0.5, 1.0])
         without_model = await evaluate(evaluation_set, client, None, candidates=10, k=5)
+        texts_only = EvaluationSet(
+            [dataclasses.replace(r, record=None) for r in evaluation_set.records], evaluation_set.queries
+        )
+        with pytest.raises(ValueError, match="compact-v1 needs the stored records"):
+            await evaluate(texts_only, client, reranker, candidates=10, k=5)
     finally:
         await client.close()
     assert report["queries"] + report["queries_without_relevant_records"] == 8
@@ -89,6 +98,13 @@ async def test_evaluate_with_a_tiny_model(embedder_target, tiny_model, evaluatio
     assert "cross_encoder" not in without_model
     gains = report["cross_encoder_features_vs_vector"]
     assert gains["queries_better"] + gains["queries_worse"] <= report["queries"]
+    # The interpolation's ends are the orderings it blends: weight 1 is the vector order (relevance
+    # from the similarity alone, ties by retrieval rank), weight 0 the model's own order; the
+    # model's fitted weight (0 before fitting) serves the latter.
+    curve = report["vector_weight_curve"]
+    assert curve["1.0"] == report["vector"]["ndcg_at_5"]
+    assert curve["0.0"] == report["cross_encoder"]["ndcg_at_5"] == report["cross_encoder_relevance"]["ndcg_at_5"]
+    assert best_vector_weight(curve) in (0.0, 0.5, 1.0)
 
 
 @ASYNC
@@ -103,3 +119,34 @@ async def test_evaluate_reranker_command(embedder_target, tiny_model, evaluation
                "--embedder-target", embedder_target]
     assert await asyncio.to_thread(command_main, missing) == 1
     assert "no cross-encoder model at" in capsys.readouterr().err
+
+
+@ASYNC
+async def test_fit_vector_weight_writes_the_best_weight_into_the_model(
+    embedder_target, tiny_model, evaluation_file, tmp_path, capsys
+):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model.resolve(), model)  # a copy: the module's model stays unfitted
+    argv = ["evaluate-reranker", "--eval-set", str(evaluation_file), "--model", str(model),
+            "--embedder-target", embedder_target, "--candidates", "10", "--fit-vector-weight", "--json"]
+    assert await asyncio.to_thread(command_main, argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["vector_weight_curve"]) == 11
+    assert report["vector_weight_fitted"] == best_vector_weight(report["vector_weight_curve"])
+    low, high = report["score_range_fitted"]
+    assert 0 <= low < high <= 1
+    metadata = json.loads((model / "scia_training.json").read_text())
+    assert metadata["vector_weight"] == report["vector_weight_fitted"]
+    assert metadata["score_range"] == pytest.approx([low, high], abs=1e-6)
+    assert metadata["vector_weight_fit"]["curve"] == report["vector_weight_curve"]
+    fitted = CrossEncoderReranker(model)
+    assert fitted.vector_weight == report["vector_weight_fitted"]
+    # Served scores are stretched over the fitted range: the validation candidates span [0, 1].
+    assert report["cross_encoder_scores"]["min"] == pytest.approx(0.0, abs=1e-5)
+    assert report["cross_encoder_scores"]["max"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_best_vector_weight_prefers_the_smaller_of_equals():
+    assert best_vector_weight({"0.0": 0.7, "0.3": 0.8, "0.6": 0.8, "1.0": 0.75}) == 0.3
+    with pytest.raises(ValueError, match="empty"):
+        best_vector_weight({})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 from scia.rag import validation
+from scia.rag.rerank_input import DEFAULT_FORMAT, FORMATS
 from scia.rag.v1 import V1_COLUMNS, Converted, convert_row
 from scia.runtime.client import create_channel
 from scia.v1 import rag_pb2, rag_pb2_grpc
@@ -165,7 +166,9 @@ def _train_command(args: argparse.Namespace) -> int:
             except validation.InvalidArgument as error:
                 raise CommandError(str(error)) from None
         records = asyncio.run(_records_from_store(args.tenant, args.max_records))
-        pairs = training.pairs_from_records(records, negatives=args.negatives, seed=args.seed)
+        pairs = training.pairs_from_records(
+            records, negatives=args.negatives, seed=args.seed, input_format=args.input_format
+        )
         source = f"{len(records)} stored deployments of {', '.join(args.tenant)}"
     if len(pairs) < args.min_pairs:
         raise CommandError(f"{len(pairs)} training pairs from {source}: fewer than --min-pairs {args.min_pairs}")
@@ -181,8 +184,13 @@ def _train_command(args: argparse.Namespace) -> int:
             warmup_share=args.warmup_share,
             max_length=args.max_length,
             trainable_layers=None if args.trainable_layers == 0 else args.trainable_layers,
+            layers=None if args.layers == 0 else args.layers,
+            input_format=args.input_format,
+            torch_threads=args.torch_threads,
             seed=args.seed,
         )
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     except ImportError as error:
         raise CommandError(f"training needs the rerank extra (pip install 'scia-rag[rerank]'): {error}") from None
     print(json.dumps(asdict(report), indent=2))
@@ -197,7 +205,7 @@ def _train_command(args: argparse.Namespace) -> int:
 
 def _evaluate_command(args: argparse.Namespace) -> int:
     from scia.rag.embedding import EmbedderClient, EmbedderUnavailable
-    from scia.rag.evaluation import EvaluationSet, evaluate
+    from scia.rag.evaluation import ORDERINGS, EvaluationSet, evaluate, fit_calibration
     from scia.rag.reranker import load_reranker
 
     try:
@@ -205,8 +213,10 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
     reranker = None
+    if args.fit_vector_weight and args.model == "none":
+        raise CommandError("--fit-vector-weight needs a model (--model)")
     if args.model != "none":
-        loaded = load_reranker(Path(args.model))
+        loaded = load_reranker(Path(args.model), quantize=args.quantize)
         if loaded.reranker is None:
             raise CommandError(f"{loaded.reason} (or pass --model none for the orderings without a model)")
         reranker = loaded.reranker
@@ -214,6 +224,11 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     async def measure() -> dict:
         client = EmbedderClient(args.embedder_target, args.timeout)
         try:
+            if args.fit_vector_weight:
+                score_range, weight, report = await fit_calibration(
+                    evaluation_set, client, reranker, candidates=args.candidates, k=args.k
+                )
+                return {**report, "score_range_fitted": list(score_range), "vector_weight_fitted": weight}
             return await evaluate(evaluation_set, client, reranker, candidates=args.candidates, k=args.k)
         finally:
             await client.close()
@@ -222,6 +237,20 @@ def _evaluate_command(args: argparse.Namespace) -> int:
         report = asyncio.run(measure())
     except EmbedderUnavailable as error:
         raise CommandError(str(error)) from None
+    except ValueError as error:  # e.g. a structured-format model on a set without record protos
+        raise CommandError(str(error)) from None
+    if args.fit_vector_weight:
+        from scia.rag.training import set_calibration
+
+        assert reranker is not None
+        set_calibration(
+            reranker.path,
+            report["vector_weight_fitted"],
+            tuple(report["score_range_fitted"]),
+            {"eval_set": str(args.eval_set), "queries": report["queries"], "k": report["k"],
+             "candidates": report["candidates"], "curve": report["vector_weight_curve"],
+             "quantized": reranker.quantized},
+        )
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -230,9 +259,15 @@ def _evaluate_command(args: argparse.Namespace) -> int:
             f"({report['records']} records):"
         )
         key = f"ndcg_at_{report['k']}"
-        for name in ("vector", "features", "cross_encoder", "cross_encoder_features"):
+        for name in ORDERINGS:
             if name in report:
                 print(f"  {name:<24} {report[name][key]:.4f}")
+        if "vector_weight_fitted" in report:
+            curve = ", ".join(f"{w}: {v:.4f}" for w, v in report["vector_weight_curve"].items())
+            print(
+                f"score_range fitted: {report['score_range_fitted']}; vector_weight fitted: "
+                f"{report['vector_weight_fitted']} ({curve}); written to {args.model}"
+            )
     return 0
 
 
@@ -272,10 +307,24 @@ def parser() -> argparse.ArgumentParser:
         "--head-learning-rate", type=float, default=1e-3, help="of the new classification head (starts random)"
     )
     tr.add_argument("--warmup-share", type=float, default=0.1, help="share of the steps the learning rates warm up")
-    tr.add_argument("--max-length", type=int, default=256, help="tokens of a (query, text) pair the model reads")
+    tr.add_argument("--max-length", type=int, default=128, help="tokens of a (query, text) pair the model reads")
     tr.add_argument(
-        "--trainable-layers", type=int, default=2, help="top transformer layers trained (0: all; the rest stay frozen)"
+        "--layers",
+        type=int,
+        default=2,
+        help="transformer layers kept of the base model, the first ones (0: all); fewer is faster to serve",
     )
+    tr.add_argument(
+        "--trainable-layers", type=int, default=0, help="top transformer layers trained (0: all; the rest stay frozen)"
+    )
+    tr.add_argument(
+        "--input-format",
+        default=DEFAULT_FORMAT,
+        choices=FORMATS,
+        help="how (query, record) pairs are written (--tenant builds them so; --pairs must be in it); "
+        "recorded with the model, which the service feeds exactly that",
+    )
+    tr.add_argument("--torch-threads", type=int, default=0, help="0: torch's default (all cores)")
     tr.add_argument("--seed", type=int, default=0)
     tr.set_defaults(run=_train_command)
 
@@ -283,7 +332,10 @@ def parser() -> argparse.ArgumentParser:
         "evaluate-reranker", help="NDCG@k of the cross-encoder re-rank vs the plain vector order (needs scia-rag[rerank])"
     )
     ev.add_argument(
-        "--eval-set", required=True, help="JSON lines of records and labelled queries (python -m bench.scenarios eval-set)"
+        "--eval-set",
+        required=True,
+        help="JSON lines of records and labelled queries (python -m bench.rag --eval-set FILE: with the protos a "
+        "compact-v1 model needs; python -m bench.scenarios eval-set: texts only)",
     )
     ev.add_argument(
         "--model",
@@ -298,6 +350,19 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--timeout", type=float, default=120, help="deadline of one Embed call")
     ev.add_argument("--candidates", type=int, default=20, help="vector candidates re-ranked per query")
     ev.add_argument("--k", type=int, default=5, help="NDCG cut-off")
+    ev.add_argument(
+        "--quantize",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("SCIA_RAG_RERANKER_QUANTIZE", "true").lower() not in ("false", "0", "no"),
+        help="int8 dynamic quantisation at load, as the service does (default: SCIA_RAG_RERANKER_QUANTIZE, true)",
+    )
+    ev.add_argument(
+        "--fit-vector-weight",
+        action="store_true",
+        help="fit the served relevance: the range of the model's scores (stretched to [0, 1]), then the "
+        "interpolation with the vector similarity at weights 0-1; writes both into the model's "
+        "scia_training.json (the service then serves them): use a VALIDATION set, never the held-out one",
+    )
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.set_defaults(run=_evaluate_command)
     return root

@@ -3,19 +3,32 @@
 An evaluation set (JSON lines) holds a corpus and held-out queries with graded relevance labels:
 
     {"type": "record", "id": "r1", "text": "...", "outcome": 2, "cost": 120.5,
-     "created_at": "2026-03-01T10:00:00+00:00", "up": 1, "down": 0}
-    {"type": "query", "id": "q1", "text": "...", "budget": 300, "relevance": {"r1": 3, "r7": 1}}
+     "created_at": "2026-03-01T10:00:00+00:00", "up": 1, "down": 0, "record": {DeploymentRecord JSON}}
+    {"type": "query", "id": "q1", "text": "...", "budget": 300, "relevance": {"r1": 3, "r7": 1},
+     "query": {DeploymentQuery JSON}}
 
-(`python -m bench.scenarios eval-set` writes one from the scenario generator, labelled by its
-oracle.) For each query the records are embedded (through the embedder service, as the RAG
-service does), the `candidates` nearest by exact cosine similarity are the plain vector order,
-and that same candidate list is re-ordered four ways:
+`text` is the record's embedding text (`record_text`) and the query's `query_text`. The optional
+`record` and `query` protos (JSON) are what a model of a structured input format (compact-v1:
+rerank_input) reads, as the service builds it from the stored record; such a model refuses a set
+without them. (`python -m bench.rag --eval-set FILE` writes one with them from the scenario
+generator; `python -m bench.scenarios eval-set` one with texts only; both labelled by its oracle.)
+For each query the records are embedded (through the embedder service, as the RAG service does),
+the `candidates` nearest by exact cosine similarity are the plain vector order, and that same
+candidate list is re-ordered:
 
 - `vector`: as retrieved (the baseline);
-- `features`: the service's feature re-rank (`ranking.rank` without a model);
-- `cross_encoder`: the cross-encoder's relevance alone;
-- `cross_encoder_features`: what the service serves with a model (cross-encoder relevance
-  combined with feedback, recency, cost-efficiency and outcome by the default weights).
+- `features`: the service's feature re-rank (`ranking.rank` without a model, default weights);
+- `cross_encoder`: the cross-encoder's score alone (on its relevance scale: stretched over the
+  model's fitted `score_range` and clipped, reranker.relevance; ties by the vector order);
+- `cross_encoder_relevance`: the relevance the service serves with the model, i.e. its score
+  interpolated with the vector similarity by the model's fitted `vector_weight` (the same as
+  `cross_encoder` when it is 0). What the planner orders by: it asks for `weights {relevance: 1}`;
+- `cross_encoder_features`: what the service serves with a model and the default weights
+  (relevance combined with feedback, recency, cost-efficiency and outcome, which these labels
+  do not reward: see docs/benchmarks.md).
+
+With `vector_weights`, NDCG@k of the interpolation at each weight is reported too
+(`vector_weight_curve`): how a model's `vector_weight` is fitted, on validation queries.
 
 NDCG@k uses exponential gains (2^label - 1) and an ideal ranking over ALL labelled records of the
 query, not only the candidates: a record the vector search never found counts against every
@@ -34,9 +47,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from scia.rag.ranking import CandidateFeatures, RankingParameters, rank
+from google.protobuf import json_format
+from scia.rag.ranking import CandidateFeatures, RankingParameters, rank, similarity_relevance
+from scia.v1 import common_pb2, rag_pb2
 
-ORDERINGS = ("vector", "features", "cross_encoder", "cross_encoder_features")
+ORDERINGS = ("vector", "features", "cross_encoder", "cross_encoder_relevance", "cross_encoder_features")
 
 
 class Embedder(Protocol):
@@ -45,8 +60,13 @@ class Embedder(Protocol):
 
 class Scorer(Protocol):
     name: str
+    vector_weight: float
 
-    def score(self, query: str, texts: list[str]) -> list[float]: ...
+    def score_candidates(
+        self,
+        query: rag_pb2.DeploymentQuery | str,
+        candidates: Sequence[tuple[common_pb2.DeploymentRecord | None, str]],
+    ) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,7 @@ class EvalRecord:
     created_at: datetime
     up: int = 0
     down: int = 0
+    record: common_pb2.DeploymentRecord | None = None  # for structured input formats
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ class EvalQuery:
     text: str
     budget: float
     relevance: Mapping[str, int]  # record id -> graded label (0 when absent)
+    query: rag_pb2.DeploymentQuery | None = None  # for structured input formats
 
 
 @dataclass(frozen=True)
@@ -88,16 +110,25 @@ class EvaluationSet:
                             created_at=datetime.fromisoformat(item["created_at"]),
                             up=int(item.get("up", 0)),
                             down=int(item.get("down", 0)),
+                            record=_proto(item.get("record"), common_pb2.DeploymentRecord),
                         )
                     )
                 elif item["type"] == "query":
                     relevance = {str(k): int(v) for k, v in dict(item["relevance"]).items()}
                     if any(v < 0 for v in relevance.values()):
                         raise ValueError("relevance labels must be >= 0")
-                    queries.append(EvalQuery(str(item["id"]), str(item["text"]), float(item.get("budget", 0)), relevance))
+                    queries.append(
+                        EvalQuery(
+                            str(item["id"]),
+                            str(item["text"]),
+                            float(item.get("budget", 0)),
+                            relevance,
+                            _proto(item.get("query"), rag_pb2.DeploymentQuery),
+                        )
+                    )
                 else:
                     raise ValueError(f"unknown type {item['type']!r}")
-            except (KeyError, TypeError, ValueError) as error:
+            except (KeyError, TypeError, ValueError, json_format.ParseError) as error:
                 raise ValueError(f"{source}:{number}: not an evaluation record or query ({error})") from None
         if not records or not queries:
             raise ValueError(f"{source}: needs at least one record and one query")
@@ -120,6 +151,13 @@ class EvaluationSet:
                 except ValueError as error:
                     raise ValueError(f"{path}:{number}: not JSON ({error})") from None
         return cls.from_items(items, str(path))
+
+
+def _proto(value, message_type):
+    """A proto from its JSON form in an evaluation item; None when absent."""
+    if value is None:
+        return None
+    return json_format.ParseDict(value, message_type(), ignore_unknown_fields=True)
 
 
 # --- the metric --------------------------------------------------------------------------------
@@ -159,9 +197,11 @@ async def evaluate(
     candidates: int = 20,
     k: int = 5,
     similarity_floor: float | None = None,
+    vector_weights: Sequence[float] = (),
 ) -> dict:
     """NDCG@k of each ordering (ORDERINGS; the cross-encoder ones only with a reranker), averaged
-    over the queries with at least one relevant record."""
+    over the queries with at least one relevant record; with a reranker and `vector_weights`,
+    also of the interpolation at each weight (`vector_weight_curve`)."""
     import asyncio
 
     if weights is None or similarity_floor is None:
@@ -180,6 +220,12 @@ async def evaluate(
     # "Now" is the newest record, so recency means the same whenever the set is evaluated.
     now = max(r.created_at for r in records)
     scores: dict[str, list[float]] = {name: [] for name in ORDERINGS}
+    curve: dict[float, list[float]] = {float(w): [] for w in vector_weights}
+    # Range (max - min) of each relevance over a query's candidates: how much say relevance has
+    # in the default blend, where the other features span most of [0, 1].
+    spread: dict[str, list[float]] = {"similarity": [], "cross_encoder": []}
+    model_scores: list[float] = []  # every candidate's, for a model's score_range
+    by_id = {r.id: r for r in records}
     skipped = 0
     for row, query in enumerate(evaluation_set.queries):
         judged = list(query.relevance.values())
@@ -206,18 +252,47 @@ async def evaluate(
         def gains(ids: Sequence[str], query: EvalQuery = query) -> list[float]:
             return [float(query.relevance.get(i, 0)) for i in ids]
 
+        similarity_relevances = [similarity_relevance(sim, similarity_floor) for _, sim in hits]
+        spread["similarity"].append(max(similarity_relevances) - min(similarity_relevances))
         orders = {
             "vector": [i for i, _ in hits],
             "features": [s.id for s in rank(hits, [], features, now, parameters)],
         }
         if reranker is not None:
             ids = [i for i, _ in hits]
-            by_id = {r.id: r for r in records}
+            asked = query.query if query.query is not None else query.text
             # Scoring is blocking (torch): off the event loop, as the service does.
-            relevance = await asyncio.to_thread(reranker.score, query.text, [by_id[i].text for i in ids])
+            relevance = await asyncio.to_thread(
+                reranker.score_candidates, asked, [(by_id[i].record, by_id[i].text) for i in ids]
+            )
             cross = dict(zip(ids, relevance, strict=True))
+            spread["cross_encoder"].append(max(relevance) - min(relevance))
+            model_scores += relevance
             orders["cross_encoder"] = sorted(ids, key=lambda i: (-cross[i], ids.index(i)))
-            orders["cross_encoder_features"] = [s.id for s in rank(hits, [], features, now, parameters, cross)]
+
+            def served(
+                weights: Mapping[str, float],
+                vector_weight: float,
+                cross=cross,
+                hits=hits,
+                features=features,
+                query: EvalQuery = query,
+            ) -> list[str]:
+                served_parameters = RankingParameters(
+                    weights=weights,
+                    budget=query.budget,
+                    similarity_floor=similarity_floor,
+                    cross_encoder_vector_weight=vector_weight,
+                )
+                return [s.id for s in rank(hits, [], features, now, served_parameters, cross)]
+
+            relevance_only = {"relevance": 1.0, "feedback": 0.0, "recency": 0.0, "cost_efficiency": 0.0, "outcome": 0.0}
+            orders["cross_encoder_relevance"] = served(relevance_only, reranker.vector_weight)
+            orders["cross_encoder_features"] = served(weights, reranker.vector_weight)
+            for weight, values in curve.items():
+                value = ndcg_at_k(gains(served(relevance_only, weight)), judged, k)
+                assert value is not None
+                values.append(value)
         for name, order in orders.items():
             value = ndcg_at_k(gains(order), judged, k)
             assert value is not None
@@ -230,16 +305,55 @@ async def evaluate(
         "queries": evaluated,
         "queries_without_relevant_records": skipped,
         "reranker": reranker.name if reranker is not None else None,
+        "vector_weight": reranker.vector_weight if reranker is not None else None,
     }
     for name in ORDERINGS:
         if scores[name]:
             report[name] = {f"ndcg_at_{k}": round(float(np.mean(scores[name])), 4)}
     if reranker is not None and scores["vector"]:
         # Per-query differences: how often re-ranking helps, not just the mean.
-        diffs = np.array(scores["cross_encoder_features"]) - np.array(scores["vector"])
-        report["cross_encoder_features_vs_vector"] = {
-            "mean_gain": round(float(diffs.mean()), 4),
-            "queries_better": int((diffs > 1e-9).sum()),
-            "queries_worse": int((diffs < -1e-9).sum()),
-        }
+        for name in ("cross_encoder_relevance", "cross_encoder_features"):
+            diffs = np.array(scores[name]) - np.array(scores["vector"])
+            report[f"{name}_vs_vector"] = {
+                "mean_gain": round(float(diffs.mean()), 4),
+                "queries_better": int((diffs > 1e-9).sum()),
+                "queries_worse": int((diffs < -1e-9).sum()),
+            }
+    report["relevance_range_mean"] = {name: round(float(np.mean(v)), 4) for name, v in spread.items() if v}
+    if model_scores:
+        report["cross_encoder_scores"] = {"min": float(min(model_scores)), "max": float(max(model_scores))}
+    if curve and scores["vector"]:
+        report["vector_weight_curve"] = {str(w): round(float(np.mean(v)), 4) for w, v in curve.items()}
     return report
+
+
+async def fit_calibration(
+    evaluation_set: EvaluationSet, embedder: Embedder, reranker, *, candidates: int = 20, k: int = 5
+) -> tuple[tuple[float, float], float, dict]:
+    """Fit a model's served-relevance calibration on VALIDATION queries: the range of its raw
+    scores over the candidates (min, max: reranker.relevance), then, on that scale, the vector
+    weight of the best NDCG@k (weights 0, 0.1, ..., 1). `reranker` is a CrossEncoderReranker;
+    its calibration is replaced in memory. Returns (score_range, weight, the second report)."""
+    reranker.score_range = None
+    raw = await evaluate(evaluation_set, embedder, reranker, candidates=candidates, k=k)
+    low, high = raw["cross_encoder_scores"]["min"], raw["cross_encoder_scores"]["max"]
+    if not high > low:
+        raise ValueError("the model gives every validation candidate the same score: nothing to calibrate")
+    reranker.score_range = (low, high)
+    report = await evaluate(
+        evaluation_set,
+        embedder,
+        reranker,
+        candidates=candidates,
+        k=k,
+        vector_weights=[round(i / 10, 1) for i in range(11)],
+    )
+    return (low, high), best_vector_weight(report["vector_weight_curve"]), report
+
+
+def best_vector_weight(curve: Mapping[str, float]) -> float:
+    """The weight of the highest NDCG in a `vector_weight_curve`; the smallest of equal ones (the
+    model's own order is what was trained; the vector order is the baseline it must beat)."""
+    if not curve:
+        raise ValueError("empty vector weight curve")
+    return min((-value, float(weight)) for weight, value in curve.items())[1]

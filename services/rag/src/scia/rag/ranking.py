@@ -270,16 +270,31 @@ class RankingParameters:
     mode: str = "features"
     # Cosine similarity that maps to relevance 0 (see similarity_relevance; docs/rag.md for why 0.7).
     similarity_floor: float = 0.7
+    # Share of the vector similarity in the relevance when a cross-encoder scored (the model's
+    # fitted `vector_weight`; 0: the cross-encoder alone). See relevance_of.
+    cross_encoder_vector_weight: float = 0.0
 
 
 def relevance_of(
-    candidate: CandidateFeatures, text_score: float, cross_encoder: float | None, floor: float
+    candidate: CandidateFeatures,
+    text_score: float,
+    cross_encoder: float | None,
+    floor: float,
+    vector_weight: float = 0.0,
 ) -> float:
     """Absolute relevance in [0, 1]: the cross-encoder's when a model scored the candidate, else the
     record's cosine similarity to the query (similarity_relevance), else (the query could not be
-    embedded) its full-text rank, ts_rank_cd normalised as rank / (rank + 1)."""
+    embedded) its full-text rank, ts_rank_cd normalised as rank / (rank + 1).
+
+    With a cross-encoder and `vector_weight` > 0, the two are interpolated:
+    (1 - w) x cross-encoder + w x similarity_relevance (a standard, cheap combination: the vector
+    search sees the whole text, the small cross-encoder a compact one; w is fitted per model on
+    validation queries). A candidate without a similarity (full-text only) keeps the model's."""
     if cross_encoder is not None:
-        return max(0.0, min(1.0, cross_encoder))
+        model = max(0.0, min(1.0, cross_encoder))
+        if vector_weight > 0 and candidate.similarity is not None:
+            return (1.0 - vector_weight) * model + vector_weight * similarity_relevance(candidate.similarity, floor)
+        return model
     if candidate.similarity is not None:
         return similarity_relevance(candidate.similarity, floor)
     return max(0.0, min(1.0, text_score))
@@ -321,6 +336,7 @@ def rank(
             text_scores.get(item, 0.0),
             cross_encoder.get(item) if cross_encoder is not None else None,
             parameters.similarity_floor,
+            parameters.cross_encoder_vector_weight,
         )
         components = {
             "vector_similarity": max(0.0, min(1.0, similarity.get(item, 0.0))),

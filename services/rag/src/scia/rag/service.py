@@ -90,6 +90,9 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
         self.store: DeploymentStore | None = None
         self.embedder: EmbedderClient | None = None
         self.reranker: CrossEncoderReranker | None = None
+        # Why a model folder that exists was not loaded (unknown input format, corrupt): told in
+        # every Retrieve's notes as well as logged at start, so a refused model is never silent.
+        self.reranker_refused = ""
         # One cross-encoder pass at a time: torch parallelises inside a pass.
         self._rerank_lock = asyncio.Lock()
 
@@ -336,11 +339,13 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
         weights = validation.weights(request.weights, s.default_weights())
         mode = self._rerank_mode(request.rerank)
         tenants = self._visible(request.tenant)
+        asked: rag_pb2.DeploymentQuery | str
         if request.WhichOneof("query") == "text":
             text, keywords, text_mode, budget = request.text, request.text, "websearch", 0.0
             floor = s.text_similarity_floor
+            asked = request.text
         else:
-            query = request.deployment
+            query = asked = request.deployment
             text = query_text(query.analysis, query.intent, s.embedding_words)
             keywords, text_mode = query_keywords(query.analysis, query.intent), "any"
             budget = query.intent.budget.max_monthly_cost_usd
@@ -388,7 +393,11 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
 
         cross_scores = None
         if mode == "cross-encoder" and found:
-            cross_scores = await self._cross_encode(text, found)
+            cross_scores = await self._cross_encode(asked, found)
+        if self.reranker_refused and mode != "none":
+            notes.append(f"re-ranked by features: {self.reranker_refused}")
+        # The model's fitted share of the vector similarity (reranker.py), when it scored.
+        vector_weight = self.reranker.vector_weight if cross_scores is not None and self.reranker else 0.0
         parameters = RankingParameters(
             weights=weights,
             half_life_days=s.recency_half_life_days,
@@ -397,6 +406,7 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
             budget=budget,
             mode="none" if mode == "none" else "features",
             similarity_floor=floor,
+            cross_encoder_vector_weight=vector_weight,
         )
         ranked = rank(
             vector_hits,
@@ -442,18 +452,21 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
             raise Rejected(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 "rerank CROSS_ENCODER: no cross-encoder model is loaded "
-                f"(expected at {self.settings.reranker_model_path}); "
-                "use RERANK_FEATURES or RERANK_UNSPECIFIED",
+                f"(expected at {self.settings.reranker_model_path}"
+                + (f"; {self.reranker_refused}" if self.reranker_refused else "")
+                + "); use RERANK_FEATURES or RERANK_UNSPECIFIED",
             )
         return "cross-encoder" if self.reranker is not None else "features"
 
-    async def _cross_encode(self, query: str, found: dict) -> dict[str, float]:
+    async def _cross_encode(self, query: rag_pb2.DeploymentQuery | str, found: dict) -> dict[str, float]:
         reranker = self.reranker
         assert reranker is not None
         ids = list(found)
+        # The model's own input format, from the stored records and the query (rerank_input).
+        candidates = [(found[i].record, found[i].text) for i in ids]
         started = time.perf_counter()
         async with self._rerank_lock:
-            scores = await asyncio.to_thread(reranker.score, query, [found[i].text for i in ids])
+            scores = await asyncio.to_thread(reranker.score_candidates, query, candidates)
         RETRIEVE_STAGE_SECONDS.labels("cross_encoder").observe(time.perf_counter() - started)
         return dict(zip(ids, scores, strict=True))
 
@@ -524,15 +537,27 @@ class RagApp:
         )
         reranker = self._given_reranker
         if reranker is None:
-            loaded = await asyncio.to_thread(load_reranker, s.reranker_model_path, s.reranker_enabled)
+            loaded = await asyncio.to_thread(
+                load_reranker, s.reranker_model_path, s.reranker_enabled, quantize=s.reranker_quantize
+            )
             reranker = loaded.reranker
+            self.servicer.reranker_refused = loaded.reason if loaded.refused else ""
             if reranker is None:
                 log.warning(
                     "no cross-encoder: re-ranking by features only (reported as 'features')",
                     extra={"reason": loaded.reason},
                 )
         if reranker is not None:
-            log.info("cross-encoder loaded", extra={"reranker": reranker.name, "path": str(reranker.path)})
+            log.info(
+                "cross-encoder loaded",
+                extra={
+                    "reranker": reranker.name,
+                    "path": str(reranker.path),
+                    "input_format": reranker.input_format,
+                    "quantized": reranker.quantized,
+                    "vector_weight": reranker.vector_weight,
+                },
+            )
         self.servicer.reranker = reranker
         self.servicer.store = DeploymentStore(
             self._pool,
