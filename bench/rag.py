@@ -51,7 +51,7 @@ from psycopg.types.json import Jsonb
 
 from bench import scenarios
 from bench.common import percentiles, service_process, write_results
-from scia.rag.db import EmbeddedPostgres, create_database, migrate
+from scia.rag.db import EmbeddedPostgres, create_database, load_migrations, migrate
 from scia.rag.embedding import EmbedderClient
 from scia.rag.ranking import record_text
 from scia.rag.records import columns_of
@@ -233,12 +233,12 @@ async def _embed_with_retries(client: EmbedderClient, texts: list[str], attempts
 
 COPY_COLUMNS = (
     "id, tenant, name, uid, revision, repo_url, repo_commit, language, framework, strategy, cloud, region, "
-    "estimated_monthly_cost_usd, outcome, outcome_reason, metrics, record, embedded_text, embedding, "
+    "estimated_monthly_cost_usd, outcome, outcome_reason, metrics, record, record_pb, embedded_text, embedding, "
     "embedding_model, embedding_stale, created_at, updated_at, outcome_at"
 )
 COPY_TYPES = [
     "uuid", "text", "text", "text", "int8", "text", "text", "text", "text", "int2", "int2", "text",
-    "float8", "int2", "text", "jsonb", "jsonb", "text", "vector", "text", "bool", "timestamptz",
+    "float8", "int2", "text", "jsonb", "jsonb", "bytea", "text", "vector", "text", "bool", "timestamptz",
     "timestamptz", "timestamptz",
 ]
 # The migration's index definitions (0001): dropped for the bulk load, rebuilt identically after.
@@ -273,7 +273,8 @@ def seed_database(dsn: str, corpus: Corpus, vectors: np.ndarray, model: str, mar
                     record_id, TENANT, columns.name, columns.uid, columns.revision, columns.repo_url,
                     columns.repo_commit, columns.language, columns.framework, columns.strategy, columns.cloud,
                     columns.region, columns.estimated_monthly_cost_usd, record.outcome, record.outcome_reason,
-                    Jsonb(metrics_json(record.metrics)), Jsonb(columns.record_json), corpus.texts[number],
+                    Jsonb(metrics_json(record.metrics)), Jsonb(columns.record_json), columns.record_pb,
+                    corpus.texts[number],
                     vectors[corpus.index[number]], model, False, created, created, created,
                 ))
                 votes += [(record_id, v.user, v.vote, v.comment, created) for v in record.feedback.votes]
@@ -808,7 +809,9 @@ def run(count: int | None = None, cached_prefix: bool = False, replicate_to: int
                 "frameworks": len({r.analysis.applications[0].framework for r in corpus.records}),
             }
             suffix = f"r{results['replicated']['real_records']}" if "replicated" in results else ""
-            marker = f"{count}:{SEED}:{corpus.digest}:{suffix}"
+            # The schema version too: rows seeded under an older schema lack newer columns.
+            schema = max(m.version for m in load_migrations())
+            marker = f"{count}:{SEED}:{corpus.digest}:{suffix}:schema{schema}"
             database = f"bench_rag_{count}{suffix}_{corpus.digest[:8]}"
             loop.run_until_complete(create_database(base, database))
             dsn = _dsn_for(server, database)

@@ -44,3 +44,53 @@ async def test_service_starts_its_own_embedded_postgres(tmp_path, embedder_targe
         assert (await rag.stub.GetStats(rag_pb2.GetStatsRequest(tenant=tenant))).total == 1
         assert (data_dir / "PG_VERSION").is_file()
     assert not (data_dir / "postmaster.pid").exists()  # stopped with the service
+
+
+async def test_rows_from_before_migration_2_get_binary_records_and_inline_vectors(pg_server, text_encoder, embedder_target):
+    """Rows written under migration 1 (record as JSON only, vectors moved to TOAST) are back-filled
+    by the service at start: binary record, vector inline; answers stay the same meanwhile."""
+    from psycopg.types.json import Jsonb
+    from scia.rag.records import columns_of
+    from scia.rag.ranking import record_text
+
+    dsn = create_database(pg_server, "backfill")
+    await migrate(dsn, [m for m in load_migrations() if m.version == 1])
+    tenant = tenant_name()
+    records = [make_record(tenant, framework) for framework in ("flask", "django", "gin")]
+    texts = [record_text(record) for record in records]
+    vectors = text_encoder.encode(texts)
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        from pgvector.psycopg import register_vector_async
+
+        await register_vector_async(conn)
+        for record, text, vector in zip(records, texts, vectors, strict=True):
+            columns = columns_of(record)
+            await conn.execute(
+                "INSERT INTO deployments (id, tenant, name, uid, revision, language, framework, record, "
+                "embedded_text, embedding, embedding_model) "
+                "VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (tenant, columns.name, columns.uid, columns.revision, columns.language, columns.framework,
+                 Jsonb(columns.record_json), text, vector, text_encoder.description.name),
+            )
+        await conn.commit()
+        out_of_line = "SELECT count(*) FROM deployments WHERE pg_column_toast_chunk_id(embedding) IS NOT NULL"
+        assert (await (await conn.execute(out_of_line)).fetchone())[0] == 3  # as before migration 2
+
+    async with running_rag(dsn=dsn, embedder_target=embedder_target) as rag:
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            for _ in range(100):
+                missing = (await (await conn.execute("SELECT count(*) FROM deployments WHERE record_pb IS NULL")).fetchone())[0]
+                if missing == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert missing == 0
+            assert (await (await conn.execute(out_of_line)).fetchone())[0] == 0
+            storage = "SELECT attstorage FROM pg_attribute WHERE attrelid = 'deployments'::regclass AND attname = 'embedding'"
+            assert (await (await conn.execute(storage)).fetchone())[0] == "p"
+        listed = await rag.stub.ListDeployments(rag_pb2.ListDeploymentsRequest(tenant=tenant))
+        by_uid = {r.uid: r for r in listed.records}
+        for record in records:
+            stored = by_uid[record.uid]
+            assert stored.analysis == record.analysis and stored.plan == record.plan and stored.intent == record.intent
+        found = await rag.stub.Retrieve(rag_pb2.RetrieveRequest(tenant=tenant, text="django web API", limit=1))
+        assert not found.full_text_only and found.results[0].record.analysis.applications[0].framework == "django"

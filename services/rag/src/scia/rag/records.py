@@ -47,6 +47,7 @@ class RecordColumns:
     region: str
     estimated_monthly_cost_usd: float
     record_json: dict[str, Any]
+    record_pb: bytes  # the same stripped record, in binary form (read back much faster)
     created_at: datetime | None
 
 
@@ -76,6 +77,7 @@ def columns_of(record: common_pb2.DeploymentRecord) -> RecordColumns:
         region=record.plan.configuration.region or record.intent.region,
         estimated_monthly_cost_usd=record.plan.cost.monthly_total_usd,
         record_json=json_format.MessageToDict(stripped, preserving_proto_field_name=True),
+        record_pb=stripped.SerializeToString(deterministic=True),
         created_at=record.created_at.ToDatetime(tzinfo=UTC) if record.HasField("created_at") else None,
     )
 
@@ -90,7 +92,10 @@ class Vote:
 
 def record_from_row(row: Mapping[str, Any], votes: Sequence[Vote] = ()) -> common_pb2.DeploymentRecord:
     """A DeploymentRecord from a `deployments` row (as a dict) and its votes."""
-    record = json_format.ParseDict(row["record"], common_pb2.DeploymentRecord(), ignore_unknown_fields=True)
+    if row.get("record_pb") is not None:
+        record = common_pb2.DeploymentRecord.FromString(row["record_pb"])
+    else:  # written before migration 0002 and not back-filled yet
+        record = json_format.ParseDict(row["record"], common_pb2.DeploymentRecord(), ignore_unknown_fields=True)
     record.id = str(row["id"])
     record.tenant = row["tenant"]
     record.outcome = row["outcome"]

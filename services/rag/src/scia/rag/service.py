@@ -572,14 +572,33 @@ class RagApp:
         self._repair = asyncio.create_task(self._repair_loop(), name="rag-reembed")
 
     async def _repair_loop(self) -> None:
+        await self._backfill()
         while True:
             await asyncio.sleep(self.settings.reembed_interval_seconds)
+            await self._backfill()
             try:
                 await self.servicer.reembed_stale()
             except (EmbedderUnavailable, PoolTimeout, psycopg.Error) as error:
                 log.warning("background re-embedding postponed", extra={"error": str(error)})
             except Exception:
                 log.exception("background re-embedding failed")
+
+    async def _backfill(self, batch: int = 500) -> None:
+        """Rows written before migration 0002 get their binary record and an inline vector, a
+        batch at a time (the service answers meanwhile, reading their JSON)."""
+        store = self.servicer.store
+        if store is None:
+            return
+        filled = 0
+        try:
+            while done := await store.backfill_binary_records(batch):
+                filled += done
+                await asyncio.sleep(0)
+        except (PoolTimeout, psycopg.Error) as error:
+            log.warning("back-fill of binary records postponed", extra={"error": str(error), "filled": filled})
+            return
+        if filled:
+            log.info("binary records back-filled", extra={"rows": filled})
 
     async def stop(self) -> None:
         self.servicer.store = None

@@ -18,7 +18,7 @@ from scia.rag.ranking import CandidateFeatures
 from scia.rag.records import Cursor, RecordColumns, Vote, filter_sql, record_from_row
 from scia.v1 import common_pb2, rag_pb2
 
-RECORD_COLUMNS = "id, tenant, outcome, outcome_reason, metrics, record, created_at, updated_at, outcome_at"
+RECORD_COLUMNS = "id, tenant, outcome, outcome_reason, metrics, record, record_pb, created_at, updated_at, outcome_at"
 
 # The tsquery of a free-text Retrieve: the caller's syntax (quotes, OR, -word), all words required.
 WEBSEARCH_TSQUERY_SQL = "SELECT websearch_to_tsquery('english', %s)::text"
@@ -167,6 +167,7 @@ class DeploymentStore:
             "outcome_at": outcome_at,
             "metrics": Jsonb(metrics) if metrics else None,
             "record": Jsonb(columns.record_json),
+            "record_pb": columns.record_pb,
             "text": text,
             "text_outcome": text_outcome,
             "text_reason": text_reason,
@@ -180,7 +181,7 @@ class DeploymentStore:
                 INSERT INTO deployments AS d (
                     id, tenant, name, uid, revision, repo_url, repo_commit, language, framework,
                     strategy, cloud, region, estimated_monthly_cost_usd, outcome, outcome_reason,
-                    outcome_at, metrics, record, embedded_text, embedding, embedding_model,
+                    outcome_at, metrics, record, record_pb, embedded_text, embedding, embedding_model,
                     embedding_stale, created_at, updated_at)
                 VALUES (
                     gen_random_uuid(), %(tenant)s, %(name)s, %(uid)s, %(revision)s, %(repo_url)s,
@@ -189,7 +190,7 @@ class DeploymentStore:
                     CASE WHEN %(outcome)s::smallint IS NULL THEN '' ELSE %(reason)s END,
                     CASE WHEN %(outcome)s::smallint IS NULL THEN NULL
                          ELSE COALESCE(%(outcome_at)s::timestamptz, now()) END,
-                    %(metrics)s, %(record)s, %(text)s, %(embedding)s, %(model)s,
+                    %(metrics)s, %(record)s, %(record_pb)s, %(text)s, %(embedding)s, %(model)s,
                     COALESCE(%(outcome)s::smallint, 1) <> %(text_outcome)s::smallint,
                     COALESCE(%(created_at)s::timestamptz, now()), now())
                 ON CONFLICT (tenant, uid, revision) DO UPDATE SET
@@ -211,6 +212,7 @@ class DeploymentStore:
                         ELSE COALESCE(%(outcome_at)s::timestamptz, now()) END,
                     metrics = COALESCE(EXCLUDED.metrics, d.metrics),
                     record = EXCLUDED.record,
+                    record_pb = EXCLUDED.record_pb,
                     embedded_text = EXCLUDED.embedded_text,
                     embedding = EXCLUDED.embedding,
                     embedding_model = EXCLUDED.embedding_model,
@@ -528,6 +530,25 @@ class DeploymentStore:
                 "SELECT id, embedded_text FROM deployments WHERE embedding_stale ORDER BY id LIMIT %s", (limit,)
             )
             return [(str(row[0]), row[1]) for row in await cursor.fetchall()]
+
+    async def backfill_binary_records(self, limit: int) -> int:
+        """Give up to `limit` rows written before migration 0002 their binary record, and re-write
+        their vector so it is stored inline (the new storage applies to written values only).
+        Returns how many rows were filled. One short transaction per batch: writers wait little."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT id, record FROM deployments WHERE record_pb IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (limit,),
+            )
+            rows = await cursor.fetchall()
+            for record_id, record_json in rows:
+                record = json_format.ParseDict(record_json, common_pb2.DeploymentRecord(), ignore_unknown_fields=True)
+                # `::real[]::vector` builds a new value, which PLAIN storage keeps in the row.
+                await conn.execute(
+                    "UPDATE deployments SET record_pb = %s, embedding = embedding::real[]::vector WHERE id = %s",
+                    (record.SerializeToString(deterministic=True), record_id),
+                )
+        return len(rows)
 
     async def refresh_embedding(self, record_id: str, text: str, embedding: np.ndarray, model: str) -> bool:
         """Store a fresh vector, unless the text changed meanwhile (then a newer write owns it)."""
