@@ -87,6 +87,21 @@ async def test_rows_from_before_migration_2_get_binary_records_and_inline_vector
             assert (await (await conn.execute(out_of_line)).fetchone())[0] == 0
             storage = "SELECT attstorage FROM pg_attribute WHERE attrelid = 'deployments'::regclass AND attname = 'embedding'"
             assert (await (await conn.execute(storage)).fetchone())[0] == "p"
+            options = "SELECT reloptions FROM pg_class WHERE oid = 'deployments'::regclass"
+            assert "toast_tuple_target=4080" in (await (await conn.execute(options)).fetchone())[0]
+        # A row written now keeps what every Retrieve reads in the heap page: the vector and
+        # the full-text vector (the JSON record, read only by SQL users, may move out).
+        fresh = make_record(tenant, "fastapi", prompt="FastAPI service for invoices " + "with PDF exports " * 40)
+        written = await rag.stub.RecordDeployment(rag_pb2.RecordDeploymentRequest(record=fresh))
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            inline = await (
+                await conn.execute(
+                    "SELECT pg_column_toast_chunk_id(embedding) IS NULL, pg_column_toast_chunk_id(tsv) IS NULL,"
+                    " pg_column_size(d.*) > 2032 FROM deployments d WHERE id = %s",
+                    (written.record.id,),
+                )
+            ).fetchone()
+        assert inline == (True, True, True)
         listed = await rag.stub.ListDeployments(rag_pb2.ListDeploymentsRequest(tenant=tenant))
         by_uid = {r.uid: r for r in listed.records}
         for record in records:
