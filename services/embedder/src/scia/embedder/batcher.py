@@ -47,6 +47,7 @@ class MicroBatcher:
         max_batch_wait: float = 0.005,
         max_queued_texts: int = 4096,
         enabled: bool = True,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self._encode = encode
         self.max_batch_size = max_batch_size
@@ -57,7 +58,9 @@ class MicroBatcher:
         self._queued_texts = 0
         self._arrived = asyncio.Event()
         # One inference thread: torch parallelises inside a pass; two passes would fight for cores.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        # A caller may pass its own single thread (the one that loaded the model: see EmbedderApp).
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._worker: asyncio.Task[None] | None = None
 
     @property
@@ -79,7 +82,8 @@ class MicroBatcher:
                 job.future.cancel()
         self._jobs.clear()
         self._queued_texts = 0
-        self._executor.shutdown(wait=True)
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors for `texts`, in order. Raises QueueFull when the queue cannot take them."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -149,28 +150,39 @@ class EmbedderApp:
         self.settings = settings
         self.servicer = EmbedderServicer(settings)
         self._encoder = encoder
+        self._torch_thread: ThreadPoolExecutor | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
         embedder_pb2_grpc.add_EmbedderServicer_to_server(self.servicer, server)
 
     async def start(self) -> None:
         s = self.settings
+        # Every torch call (load, warm-up, inference) runs on this one thread. Each OS thread that
+        # enters torch gets its own OpenMP team, and two teams on 2 cores made every pass ~1.4x
+        # slower (one 100-token query: 30 -> 44 ms, measured) once loading and inference ran on
+        # different threads.
+        self._torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        loop = asyncio.get_running_loop()
         encoder = self._encoder
         if encoder is None:
             started = time.perf_counter()
-            encoder = await asyncio.to_thread(TextEncoder, s.model_path, s.model_name, s.torch_threads)
+            encoder = await loop.run_in_executor(
+                self._torch_thread, TextEncoder, s.model_path, s.model_name, s.torch_threads
+            )
             log.info(
                 "model loaded",
                 extra={"model": encoder.description.name, "seconds": round(time.perf_counter() - started, 2)},
             )
         # Warm-up: the first pass allocates and is several times slower; no caller should pay for it.
-        await asyncio.to_thread(encoder.encode, ["warm-up pass before serving"] * min(8, s.max_batch_size))
+        warm_up = ["warm-up pass before serving"] * min(8, s.max_batch_size)
+        await loop.run_in_executor(self._torch_thread, encoder.encode, warm_up)
         batcher = MicroBatcher(
             _observed(encoder),
             max_batch_size=s.max_batch_size,
             max_batch_wait=s.max_batch_wait_ms / 1000,
             max_queued_texts=s.max_queued_texts,
             enabled=s.batching,
+            executor=self._torch_thread,
         )
         batcher.start()
         QUEUED_TEXTS.set_function(lambda: batcher.queued_texts)
@@ -180,6 +192,9 @@ class EmbedderApp:
         batcher, self.servicer.batcher = self.servicer.batcher, None
         if batcher is not None:
             await batcher.stop()
+        if self._torch_thread is not None:
+            self._torch_thread.shutdown(wait=True)
+            self._torch_thread = None
 
 
 def _observed(encoder: TextEncoder):

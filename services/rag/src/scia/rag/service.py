@@ -7,6 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -93,8 +94,10 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
         # Why a model folder that exists was not loaded (unknown input format, corrupt): told in
         # every Retrieve's notes as well as logged at start, so a refused model is never silent.
         self.reranker_refused = ""
-        # One cross-encoder pass at a time: torch parallelises inside a pass.
-        self._rerank_lock = asyncio.Lock()
+        # The one thread that loads the cross-encoder and runs every pass (RagApp.start): one pass
+        # at a time (torch parallelises inside a pass), and one OpenMP team: each OS thread that
+        # enters torch gets its own, and on 2 cores a second team slows every pass ~1.4x.
+        self.torch_thread: ThreadPoolExecutor | None = None
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -465,8 +468,10 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
         # The model's own input format, from the stored records and the query (rerank_input).
         candidates = [(found[i].record, found[i].text) for i in ids]
         started = time.perf_counter()
-        async with self._rerank_lock:
-            scores = await asyncio.to_thread(reranker.score_candidates, query, candidates)
+        assert self.torch_thread is not None
+        scores = await asyncio.get_running_loop().run_in_executor(
+            self.torch_thread, reranker.score_candidates, query, candidates
+        )
         RETRIEVE_STAGE_SECONDS.labels("cross_encoder").observe(time.perf_counter() - started)
         return dict(zip(ids, scores, strict=True))
 
@@ -536,9 +541,13 @@ class RagApp:
             QueryVectorCache(s.query_cache_size, s.query_cache_ttl_seconds),
         )
         reranker = self._given_reranker
+        self.servicer.torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank")
         if reranker is None:
-            loaded = await asyncio.to_thread(
-                load_reranker, s.reranker_model_path, s.reranker_enabled, quantize=s.reranker_quantize
+            loaded = await asyncio.get_running_loop().run_in_executor(
+                self.servicer.torch_thread,
+                functools.partial(
+                    load_reranker, s.reranker_model_path, s.reranker_enabled, quantize=s.reranker_quantize
+                ),
             )
             reranker = loaded.reranker
             self.servicer.reranker_refused = loaded.reason if loaded.refused else ""
@@ -606,6 +615,9 @@ class RagApp:
         if self._repair is not None:
             self._repair.cancel()
             await asyncio.gather(self._repair, return_exceptions=True)
+        if self.servicer.torch_thread is not None:
+            self.servicer.torch_thread.shutdown(wait=True)
+            self.servicer.torch_thread = None
         if self._embedder is not None:
             await self._embedder.close()
         if self._pool is not None:
