@@ -573,29 +573,10 @@ def scenario_training_pairs(queries: int, *, seed: int = SEED + 1, pool_records:
 
 def structured_evaluation_items(seed: int, records: int, queries: int, *, apps: int | None = None,
                                 query_start: int = 5_000_000) -> list[dict]:
-    """`scenarios.evaluation_items` plus each record's and query's proto (JSON), which a model of
-    a structured input format (compact-v1) needs: its texts are built from the stored record and
-    the DeploymentQuery, as in the service. Same generator, same order: checked text by text."""
-    from google.protobuf import json_format
-
-    items = scenarios.evaluation_items(scenarios.ScenarioGenerator(seed=seed), records, queries, apps=apps,
-                                       query_start=query_start)
-    generator = scenarios.ScenarioGenerator(seed=seed)
-    record_items = [item for item in items if item["type"] == "record"]
-    for item, (_scenario, _plan, record) in zip(record_items, generator.records(records, "eval", apps=apps),
-                                                strict=True):
-        if record_text(record) != item["text"]:
-            raise RuntimeError(f"record {item['id']}: the generator's order changed; cannot attach its proto")
-        item["record"] = json_format.MessageToDict(record)
-    app_count = apps or max(1, records // scenarios.RECORDS_PER_APP)
-    for number, item in enumerate(i for i in items if i["type"] == "query"):
-        rng = generator._rng("eval-query", number)
-        app = generator.app(rng.randrange(app_count))
-        scenario = scenarios.Scenario(f"q{number}", app, generator.intent(app, query_start + number))
-        if _query_text(scenario) != item["text"]:
-            raise RuntimeError(f"query {item['id']}: the generator's order changed; cannot attach its proto")
-        item["query"] = json_format.MessageToDict(scenario.query())
-    return items
+    """`scenarios.evaluation_items` of the generator with this seed (records and queries carry
+    their protos, which a compact-v1 model is fed from)."""
+    return scenarios.evaluation_items(scenarios.ScenarioGenerator(seed=seed), records, queries, apps=apps,
+                                      query_start=query_start)
 
 
 def _training_settings() -> dict:

@@ -1042,10 +1042,13 @@ def write_jsonl(path: Path, items: Sequence[dict]) -> Path:
 
 def evaluation_items(generator: ScenarioGenerator, records: int, queries: int, *, apps: int | None = None,
                      query_start: int = 5_000_000) -> list[dict]:
-    """An evaluation set for `scia-rag evaluate-reranker`: a corpus of records (their text and
-    ranking features) and held-out queries with graded oracle labels for every corpus record of
-    non-zero relevance. Held-out: the queries' intents never occur in the corpus; their apps may
-    (as in production, where the same kind of service is deployed again)."""
+    """An evaluation set for `scia-rag evaluate-reranker`: a corpus of records (their text, ranking
+    features and proto as JSON) and held-out queries (text and DeploymentQuery proto) with graded
+    oracle labels for every corpus record of non-zero relevance. The protos are what a model of a
+    structured input format (compact-v1) is fed from, as in the service. Held-out: the queries'
+    intents never occur in the corpus; their apps may (as in production, where the same kind of
+    service is deployed again)."""
+    from google.protobuf import json_format
     from scia.rag.ranking import query_text, record_text
 
     items: list[dict] = []
@@ -1058,6 +1061,7 @@ def evaluation_items(generator: ScenarioGenerator, records: int, queries: int, *
             "outcome": record.outcome, "cost": record.plan.cost.monthly_total_usd,
             "created_at": record.created_at.ToDatetime(tzinfo=UTC).isoformat(),
             "up": record.feedback.up, "down": record.feedback.down,
+            "record": json_format.MessageToDict(record),
         })
     app_count = apps or max(1, records // RECORDS_PER_APP)  # the corpus's apps (records()'s default)
     for number in range(queries):
@@ -1069,6 +1073,7 @@ def evaluation_items(generator: ScenarioGenerator, records: int, queries: int, *
             "type": "query", "id": scenario.key,
             "text": query_text(scenario.analysis(), scenario.deployment_intent()),
             "budget": scenario.intent.budget, "relevance": labels,
+            "query": json_format.MessageToDict(scenario.query()),
         })
     return items
 
