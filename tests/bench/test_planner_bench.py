@@ -321,11 +321,11 @@ def test_explain_reports_what_the_planners_retrieval_found_before_each_plan():
         for n, rec in enumerate(stored)]))
     steps = asyncio.run(bench.sequence(planner, memory, items, CATALOGUE, "bench-test", disable_retrieval=False,
                                        record=True, label="test", explain=True))
-    assert steps[0].explain.startswith("retrieved 0, same family 0 (in memory 0)")
+    assert steps[0].explain.startswith("retrieved 0, relevance -, same family 0 (in memory 0)")
     last = steps[-1].explain
     earlier_same = sum(1 for s in items[:-1] if s.family == items[-1].family)
-    assert last.startswith(f"retrieved 3, same family {earlier_same} (in memory {earlier_same})")
-    assert "balance" in last and "floors" in last
+    assert last.startswith(f"retrieved 3, relevance 0.80..0.80, same family {earlier_same} (in memory {earlier_same})")
+    assert "balance" in last and "floors" in last and "memory scale" in last
     # The planner's own query is asked before each Plan.
     retrieves = [r for n, r in memory.calls if n == "Retrieve"]
     assert len(retrieves) == len(items)
