@@ -253,6 +253,30 @@ def test_rag_schema_rejects_bad_values(values: dict[str, Any], location: str) ->
         render(RAG, {**EXTERNAL_DB, **values}, release="scia-rag")
 
 
+# Set by the chart itself (ports, peers, database, model path) or meaningless in a cluster (the
+# embedded development database): the only RagSettings the chart's `config` must not accept.
+RAG_SETTINGS_OWNED_BY_THE_CHART = {
+    "grpc_host", "grpc_port", "metrics_host", "metrics_port", "dsn", "data_dir", "embedded_database",
+    "embedder_target", "reranker_model_path",
+}
+
+
+def test_every_rag_setting_can_be_set_through_the_chart() -> None:
+    """A setting added to the service but not to the chart's schema cannot be set by a
+    `helm upgrade` at all (the schema refuses unknown keys)."""
+    from scia.rag.config import RagSettings
+
+    schema = json.loads((RAG / "values.schema.json").read_text())
+    accepted = set(schema["properties"]["config"]["properties"])
+
+    def camel(name: str) -> str:
+        first, *rest = name.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    missing = {camel(n) for n in RagSettings.model_fields if n not in RAG_SETTINGS_OWNED_BY_THE_CHART} - accepted
+    assert not missing, f"settings the chart's schema refuses: {sorted(missing)}"
+
+
 def test_rag_environment_is_a_valid_rag_configuration(rag: Rendered, monkeypatch: pytest.MonkeyPatch) -> None:
     from scia.rag.config import RagSettings
 
