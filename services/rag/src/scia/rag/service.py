@@ -362,10 +362,10 @@ class DeploymentMemoryServicer(rag_pb2_grpc.DeploymentMemoryServicer):
                 vector, model, cached = await embedder.embed_query(text)
             except EmbedderUnavailable as error:
                 notes.append(f"embedder unavailable, full-text search only: {error}")
-                RETRIEVE_STAGE_SECONDS.labels("embed").observe(time.perf_counter() - started)
                 return None
+            finally:
+                RETRIEVE_STAGE_SECONDS.labels("embed").observe(time.perf_counter() - started)
             QUERY_VECTORS.labels("cached" if cached else "embedded").inc()
-            RETRIEVE_STAGE_SECONDS.labels("embed").observe(time.perf_counter() - started)
             embedded.update(vector=vector, model=model)
             started = time.perf_counter()
             hits = await store.vector_candidates(tenants, request.filter, vector, model, candidates)
