@@ -352,20 +352,23 @@ async def _then(records, shape):
     return shape(await records)
 
 
-@deployment_type.field("feedback")
-def resolve_feedback(obj, info):
+def _from_records(obj, info, build):
+    """`build` applied to the Deployment's memory records: the ones already loaded for this
+    request when there are, else fetched."""
     cached = ctx(info).loaders.cached_records(obj["namespace"], obj["name"])
     if cached is not None:
-        return _feedback(cached)
-    return _then(_records(ctx(info), obj["namespace"], obj["name"]), _feedback)
+        return build(cached)
+    return _then(_records(ctx(info), obj["namespace"], obj["name"]), build)
+
+
+@deployment_type.field("feedback")
+def resolve_feedback(obj, info):
+    return _from_records(obj, info, _feedback)
 
 
 @deployment_type.field("pastRevisions")
 def resolve_past_revisions(obj, info):
-    cached = ctx(info).loaders.cached_records(obj["namespace"], obj["name"])
-    if cached is not None:
-        return _past(cached)
-    return _then(_records(ctx(info), obj["namespace"], obj["name"]), _past)
+    return _from_records(obj, info, _past)
 
 
 # --- mutations -------------------------------------------------------------------------------
