@@ -8,18 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import free_port
+from tests.helpers import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("embedder", "rag", "planner", "kubernetes", "operator", "gateway")
 
 
 def run_stack(state_dir: Path) -> str:
-    base = free_port()  # the stack takes six consecutive ports from here
+    base = free_ports(6)  # the stack takes six consecutive ports from here
     result = subprocess.run(
         [
             sys.executable, "-m", "scia.devstack", "up", "--once",
-            "--base-port", str(base), "--metrics-base-port", str(free_port()),
+            "--base-port", str(base), "--metrics-base-port", str(free_ports(4)),
             "--state-dir", str(state_dir), "--repository", str(ROOT),
         ],
         capture_output=True,

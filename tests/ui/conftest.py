@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -101,7 +101,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     dist = ensure_ui(ROOT / UI_PATH, report=lines.append)
     assert dist is not None, "building the web UI failed:\n" + "\n".join(lines)
     state_dir = tmp_path_factory.mktemp("ui-stack")
-    services = default_services(state_dir, free_port(), free_port(), ui_dir=dist)
+    # Six gRPC/HTTP ports and four metrics ports, each block consecutive from its base.
+    services = default_services(state_dir, free_ports(6), free_ports(4), ui_dir=dist)
     local = LocalStack(services, state_dir)
     try:
         local.start(report=lambda _line: None)
