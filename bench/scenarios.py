@@ -26,6 +26,10 @@ The model of the world, kept small enough to reason about:
   on the instance's real memory (`fits`): a VM's working set may use half of it, a Kubernetes
   pod 75% of what a node leaves after ~1 GiB of system reservation; a 1 GiB instance is judged
   by the same rule (docs/planner.md, "disagreements settled", says why each rule is what it is).
+  CPU is judged too: each stack costs some milliseconds of CPU per request (`CPU_MS_PER_REQUEST`),
+  and a fleet whose vCPUs (at its autoscaling maximum) cannot serve the peak degrades.
+- `monthly_cost` bills instances (an autoscaling group at its minimum), a cluster's control plane,
+  load balancers, volumes and the managed databases and caches the app declares.
 - `verdict(scenario, plan, outcome)` is the team's vote: +1 when the plan worked, did what the
   intent asked and is not wasteful, else -1 with structured reasons ("over-provisioned: peak
   memory 12% of t3.large", "OOMKilled on t3.small", "over budget: ...").
@@ -245,7 +249,38 @@ CLOUDS = {
     },
 }
 CLOUD_WEIGHTS = {common_pb2.CLOUD_AWS: 6, common_pb2.CLOUD_GCP: 2, common_pb2.CLOUD_AZURE: 2}
+# The 1 GiB types under the ladder (a plan may run on them; the world prices them too).
+MICRO_INSTANCES = {common_pb2.CLOUD_AWS: ("t3.micro", 0.0104), common_pb2.CLOUD_GCP: ("e2-micro", 0.0084),
+                   common_pb2.CLOUD_AZURE: ("Standard_B1s", 0.0104)}
 INSTANCE_SIZE = {spec[0]: size for c in CLOUDS.values() for size, spec in c["instances"].items()}
+# Managed backing services the world bills (the app's compose declares them; the smallest class of
+# each provider, list prices per hour) and database storage per GB-month. High availability
+# doubles them (a standby in another zone: RDS Multi-AZ, Cloud SQL HA, Azure zone-redundant HA).
+MANAGED_SERVICES = {
+    common_pb2.CLOUD_AWS: {"database": ("db.t3.micro", 0.018), "cache": ("cache.t3.micro", 0.017), "storage_gb": 0.115},
+    common_pb2.CLOUD_GCP: {"database": ("db-f1-micro", 0.0150), "cache": ("basic-m1", 0.049), "storage_gb": 0.17},
+    common_pb2.CLOUD_AZURE: {"database": ("Standard_B1ms", 0.0207), "cache": ("C0", 0.022), "storage_gb": 0.115},
+}
+MANAGED_KINDS = {"postgres": "database", "mysql": "database", "redis": "cache"}
+MANAGED_STORAGE_GB = 20
+# vCPUs of the ladder's types (the providers' listings; t3 "unlimited" and e2 shared-core types
+# sustain them past their burst credits at a surcharge the world does not bill).
+INSTANCE_VCPUS = {"t3.micro": 2, "e2-micro": 2, "Standard_B1s": 1, "t3.small": 2, "t3.medium": 2, "t3.large": 2, "t3.xlarge": 4,
+                  "e2-small": 2, "e2-medium": 2, "e2-standard-2": 2, "e2-standard-4": 4,
+                  "Standard_B1ms": 1, "Standard_B2s": 2, "Standard_B2ms": 2, "Standard_B4ms": 4}
+# CPU time one request of a typical app of the stack costs at peak (ms): a sync worker (gunicorn,
+# puma, php-fpm) serves one request at a time through ORM queries, serialisation and templates,
+# 20-25 ms of CPU; async Python less; a Node event loop 4-5 ms (15 for server-side React
+# rendering); compiled Go, Java (JIT-warm) and Rust servers 1-3 ms. One vCPU serves
+# 1000 / cpu_ms requests/s flat out; past that requests queue and p99 latency goes over target.
+CPU_MS_PER_REQUEST = {"flask": 20, "django": 25, "fastapi": 8, "express": 4, "nextjs": 15, "nestjs": 5,
+                      "gin": 1.5, "echo": 1.5, "spring-boot": 3, "rails": 25, "laravel": 25, "axum": 0.7,
+                      "static": 0.1}
+# What a Kubernetes node's system pods (CNI, kube-proxy, CoreDNS, agents) and the kubelet's
+# reservation keep of its CPU.
+K8S_SYSTEM_VCPUS = 0.25
+# An autoscaling group or cluster scales out to this many times its desired size.
+AUTOSCALING_MAX_FACTOR = 3
 TRAFFIC = {"low": (50, 5), "medium": (2_000, 60), "high": (30_000, 600)}  # (users, peak rps)
 TRAFFIC_FACTOR = {"low": 1.0, "medium": 2.0, "high": 4.0}  # memory multiplier (more workers/connections)
 SERVERLESS_REQUESTS = {"low": 300_000, "medium": 5_000_000, "high": 80_000_000}  # per month
@@ -431,6 +466,50 @@ def _bigger(size: str, steps: int = 1) -> str:
     return SIZES[min(len(SIZES) - 1, SIZES.index(size) + steps)]
 
 
+def peak_rps(traffic: str) -> float:
+    return float(TRAFFIC[traffic][1])
+
+
+def instance_rps(scenario: Scenario, strategy: int, vcpus: float) -> float:
+    """Requests/s one instance or node of `vcpus` serves before its CPU saturates."""
+    usable = max(0.0, vcpus - K8S_SYSTEM_VCPUS) if strategy == common_pb2.STRATEGY_KUBERNETES else vcpus
+    return usable * 1000 / CPU_MS_PER_REQUEST[scenario.app.framework]
+
+
+def ladder_vcpus(scenario: Scenario, size: str) -> int:
+    return INSTANCE_VCPUS[CLOUDS[scenario.intent.cloud]["instances"][size][0]]
+
+
+def billed_instances(plan: PlanChoice) -> int:
+    """Instances/nodes a plan runs (and pays for) outside peaks: an autoscaling group keeps two."""
+    return max(plan.instances, 2 if plan.autoscaling else 1)
+
+
+def peak_instances(plan: PlanChoice) -> int:
+    """Instances/nodes a plan can run at its peak (`plan_message`'s maximum)."""
+    return billed_instances(plan) * (AUTOSCALING_MAX_FACTOR if plan.autoscaling else 1)
+
+
+def _fleet_size(scenario: Scenario, strategy: int, size: str, minimum: int, autoscaling: bool) -> int:
+    """The fewest instances/nodes (at least `minimum`) whose CPU serves the peak, at their
+    autoscaling maximum when they scale."""
+    per = instance_rps(scenario, strategy, ladder_vcpus(scenario, size))
+    needed = math.ceil(peak_rps(scenario.intent.traffic) / per) if per > 0 else minimum
+    if autoscaling:
+        needed = math.ceil(needed / AUTOSCALING_MAX_FACTOR)
+    return max(minimum, needed)
+
+
+def autoscaling_plans(scenario: Scenario, family: str) -> tuple[PlanChoice, PlanChoice]:
+    """(cluster, VM autoscaling group) that serve the scenario's peak when it needs to scale."""
+    need = memory_need_mb(scenario.app, scenario.intent.traffic, family)
+    minimum = 2 if scenario.intent.high_availability or family == "needs-ha" else 1
+    node_size, size = _size_for(need, common_pb2.STRATEGY_KUBERNETES), _size_for(need, common_pb2.STRATEGY_VM)
+    return (PlanChoice(common_pb2.STRATEGY_KUBERNETES, node_size,
+                       _fleet_size(scenario, common_pb2.STRATEGY_KUBERNETES, node_size, minimum, True), True),
+            PlanChoice(common_pb2.STRATEGY_VM, size, _fleet_size(scenario, common_pb2.STRATEGY_VM, size, minimum, True), True))
+
+
 def _plan_rules(scenario: Scenario, family: str) -> PlanChoice:
     """The knowledge-base rules, given a family (the oracle knows it; static analysis assumes standard).
 
@@ -446,19 +525,17 @@ def _plan_rules(scenario: Scenario, family: str) -> PlanChoice:
     ha = intent.high_availability or family == "needs-ha"
     scaling = intent.autoscaling or intent.traffic == "high" or family == "bursty"
     size = _size_for(need, common_pb2.STRATEGY_VM)
+    minimum = 2 if ha else 1
     if scaling:
-        cluster = PlanChoice(common_pb2.STRATEGY_KUBERNETES, _size_for(need, common_pb2.STRATEGY_KUBERNETES),
-                             instances=2 if ha else 1, autoscaling=True)
-        group = PlanChoice(common_pb2.STRATEGY_VM, size, instances=2 if ha else 1, autoscaling=True)
+        cluster, group = autoscaling_plans(scenario, family)
         if intent.budget and monthly_cost(scenario, cluster)[0] > intent.budget >= monthly_cost(scenario, group)[0]:
             return group  # the control plane's fee does not fit the budget; an autoscaling group does
         return cluster
-    if ha:
-        return PlanChoice(common_pb2.STRATEGY_VM, size, instances=2)
     blocked = any(t in SERVERLESS_BLOCKERS for t in app.traits)
-    if intent.traffic == "low" and app.stack.serverless_capable and not blocked and family != "cold-start":
+    if not ha and intent.traffic == "low" and app.stack.serverless_capable and not blocked and family != "cold-start":
         return PlanChoice(common_pb2.STRATEGY_SERVERLESS, size)
-    return PlanChoice(common_pb2.STRATEGY_VM, size)
+    # High availability: two VMs across zones at least; either way as many as the CPU needs.
+    return PlanChoice(common_pb2.STRATEGY_VM, size, _fleet_size(scenario, common_pb2.STRATEGY_VM, size, minimum, False))
 
 
 def oracle(scenario: Scenario) -> PlanChoice:
@@ -501,14 +578,15 @@ def plan_memory_mb(plan: PlanChoice) -> int:
 
 
 def simulate(scenario: Scenario, plan: PlanChoice, seed: int = 0, *, memory_mb: float | None = None,
-             where: str | None = None) -> SimulatedOutcome:
+             where: str | None = None, vcpus: float | None = None, peak: int | None = None) -> SimulatedOutcome:
     """Deploying `plan` for `scenario`: what happens, with a reason an engineer would write.
 
     Checks in the order a real failure shows itself: the platform refuses the workload, then the
     process dies (memory), then it runs but degrades (capacity, bursts). A plan as good as the
     oracle's always succeeds. `seed` only varies the metrics' noise, never the outcome.
-    `memory_mb`/`where`: the real memory and name of what the plan ran on, when it is not one of
-    the ladder's four types (a 1 GiB t3.micro, a 32 GiB t3.2xlarge, a c5.large...).
+    `memory_mb`/`where`/`vcpus`: the real memory, name and vCPUs of what the plan ran on, when it
+    is not one of the ladder's four types (a 1 GiB t3.micro, a 32 GiB t3.2xlarge, a c5.large...);
+    `peak`: how many instances/nodes it can run at its peak (default `peak_instances(plan)`).
     """
     app, intent = scenario.app, scenario.intent
     expected = oracle(scenario)
@@ -547,9 +625,15 @@ def simulate(scenario: Scenario, plan: PlanChoice, seed: int = 0, *, memory_mb: 
             restarts = rng.randint(3, 40)
             return result(common_pb2.OUTCOME_FAILED, f"OOMKilled on {where}", 0, 0.6, restarts)
     if plan.strategy != common_pb2.STRATEGY_SERVERLESS:
-        if expected.instances >= 2 and plan.instances < 2:
+        if (app.family == "needs-ha" or intent.high_availability) and plan.instances < 2:
             return result(common_pb2.OUTCOME_DEGRADED,
                           f"single instance saturated: 5xx during peak traffic on 1 x {where}", 2_500, 0.04)
+        count = peak if peak is not None else peak_instances(plan)
+        per = instance_rps(scenario, plan.strategy, vcpus if vcpus is not None else ladder_vcpus(scenario, plan.size))
+        if count * per < peak_rps(intent.traffic):
+            return result(common_pb2.OUTCOME_DEGRADED,
+                          f"CPU saturated: p99 latency over target at {peak_rps(intent.traffic):.0f} requests/s on "
+                          f"{count} x {where}", 2_000, 0.02)
         if expected.autoscaling and not plan.autoscaling:
             return result(common_pb2.OUTCOME_DEGRADED,
                           f"p99 latency over target during traffic bursts without autoscaling on {where}", 1_800, 0.01)
@@ -603,16 +687,24 @@ def _meets_intent(scenario: Scenario, plan: PlanChoice) -> list[str]:
     return missing
 
 
+# Largest fleet the world's cheapest-plan search tries (600 requests/s of a 25 ms-per-request stack
+# on 1-vCPU instances needs 15).
+MAX_FLEET = 32
+
+
 def cheapest_acceptable_cost(scenario: Scenario) -> float:
     """The world's monthly cost of the cheapest plan on the ladder that succeeds and does what the
     intent asks: what a budget can be compared with (a budget under it cannot be met)."""
     best = math.inf
     for strategy in (common_pb2.STRATEGY_VM, common_pb2.STRATEGY_KUBERNETES, common_pb2.STRATEGY_SERVERLESS):
         for size in SIZES:
-            for instances, scaling in ((1, False), (2, False), (1, True), (2, True)):
-                choice = PlanChoice(strategy, size, instances, scaling)
-                if simulate(scenario, choice).outcome == common_pb2.OUTCOME_SUCCESS and not _meets_intent(scenario, choice):
-                    best = min(best, monthly_cost(scenario, choice)[0])
+            for scaling in (False, True):
+                # The fewest instances that work are the cheapest of this shape; more only cost more.
+                for instances in range(1, 2 if strategy == common_pb2.STRATEGY_SERVERLESS else MAX_FLEET + 1):
+                    choice = PlanChoice(strategy, size, instances, scaling)
+                    if simulate(scenario, choice).outcome == common_pb2.OUTCOME_SUCCESS and not _meets_intent(scenario, choice):
+                        best = min(best, monthly_cost(scenario, choice)[0])
+                        break
     return best
 
 
@@ -663,7 +755,11 @@ def verdict(scenario: Scenario, plan: PlanChoice, result: SimulatedOutcome, *, m
 # --- plans as contract messages, costs ---------------------------------------------------------
 
 
-def monthly_cost(scenario: Scenario, plan: PlanChoice) -> tuple[float, list[common_pb2.CostItem]]:
+def monthly_cost(scenario: Scenario, plan: PlanChoice, *, instances: int | None = None,
+                 instance: tuple[str, float] | None = None) -> tuple[float, list[common_pb2.CostItem]]:
+    """The world's bill for `plan`. `instances`/`instance` (name, hourly price): what a real plan
+    keeps running and on which type, when it is not the ladder's reading of `plan` (a planner's
+    autoscaling group of one, a 1 GiB instance)."""
     cloud = CLOUDS[scenario.intent.cloud]
     items: list[common_pb2.CostItem] = []
     if plan.strategy == common_pb2.STRATEGY_SERVERLESS:
@@ -674,20 +770,40 @@ def monthly_cost(scenario: Scenario, plan: PlanChoice) -> tuple[float, list[comm
         items.append(common_pb2.CostItem(name="function requests", quantity=requests, unit="request",
                                          unit_price_usd=0.0000002, monthly_usd=round(requests * 0.0000002, 2)))
     else:
-        instance, hourly = cloud["instances"][plan.size]
-        count = max(plan.instances, 2 if plan.autoscaling else 1)
+        instance, hourly = instance or cloud["instances"][plan.size]
+        count = billed_instances(plan) if instances is None else instances
         items.append(common_pb2.CostItem(name=instance, description=f"{count} x {instance} x 730 h",
                                          quantity=count * 730, unit="hour", unit_price_usd=hourly,
                                          monthly_usd=round(count * 730 * hourly, 2)))
         if plan.strategy == common_pb2.STRATEGY_KUBERNETES:
             items.append(common_pb2.CostItem(name="control plane", quantity=730, unit="hour",
                                              unit_price_usd=0.10, monthly_usd=cloud["control_plane"]))
-        if count > 1 or plan.strategy == common_pb2.STRATEGY_KUBERNETES:
+        if count > 1 or plan.autoscaling or plan.strategy == common_pb2.STRATEGY_KUBERNETES:
             items.append(common_pb2.CostItem(name="load balancer", quantity=730, unit="hour",
                                              monthly_usd=cloud["load_balancer"]))
         items.append(common_pb2.CostItem(name="volumes", quantity=count * 20, unit="GB-month",
                                          unit_price_usd=0.08, monthly_usd=round(count * 20 * 0.08, 2)))
+    items.extend(_managed_items(scenario))
     return round(sum(i.monthly_usd for i in items), 2), items
+
+
+def _managed_items(scenario: Scenario) -> list[common_pb2.CostItem]:
+    """The app's managed databases and caches, whatever the strategy (every plan needs them)."""
+    prices, items = MANAGED_SERVICES[scenario.intent.cloud], []
+    copies = 2 if scenario.intent.high_availability else 1
+    for kind in scenario.app.backing:
+        role = MANAGED_KINDS.get(kind)
+        if role is None:
+            continue
+        name, hourly = prices[role]
+        items.append(common_pb2.CostItem(name=f"{kind} ({name})", description=f"{copies} x {name} x 730 h",
+                                         quantity=copies * 730, unit="hour", unit_price_usd=hourly,
+                                         monthly_usd=round(copies * 730 * hourly, 2)))
+        if role == "database":
+            gb = copies * MANAGED_STORAGE_GB
+            items.append(common_pb2.CostItem(name=f"{kind} storage", quantity=gb, unit="GB-month",
+                                             unit_price_usd=prices["storage_gb"], monthly_usd=round(gb * prices["storage_gb"], 2)))
+    return items
 
 
 def plan_message(scenario: Scenario, plan: PlanChoice) -> common_pb2.Plan:
@@ -700,7 +816,7 @@ def plan_message(scenario: Scenario, plan: PlanChoice) -> common_pb2.Plan:
     configuration.region = scenario.intent.region
     configuration.app_port = scenario.app.port
     configuration.https = True
-    count = max(plan.instances, 2 if plan.autoscaling else 1)
+    count = billed_instances(plan)
     if plan.strategy == common_pb2.STRATEGY_SERVERLESS:
         configuration.serverless.memory_mb = SERVERLESS_MEMORY_MB[plan.size]
         configuration.serverless.timeout_seconds = 30
@@ -708,19 +824,21 @@ def plan_message(scenario: Scenario, plan: PlanChoice) -> common_pb2.Plan:
         k8s = configuration.kubernetes
         k8s.node_type = cloud["instances"][plan.size][0]
         k8s.desired_nodes = k8s.min_nodes = count
-        k8s.max_nodes = count * 3 if plan.autoscaling else count
+        k8s.max_nodes = peak_instances(plan)
         k8s.replicas = count
         k8s.pod_memory_mb = SIZE_MEMORY_MB[plan.size] // 2
     else:
         vm = configuration.vm
         vm.instance_type = cloud["instances"][plan.size][0]
         vm.instance_count = vm.min_count = count
-        vm.max_count = count * 3 if plan.autoscaling else count
+        vm.max_count = peak_instances(plan)
         vm.volume_size_gb = 20
     for kind in scenario.app.backing:
-        if kind in ("postgres", "mysql", "redis"):
-            configuration.managed_services.add(kind=kind, instance_class="db.t3.micro" if kind != "redis"
-                                               else "cache.t3.micro", storage_gb=20 if kind != "redis" else 0)
+        if kind in MANAGED_KINDS:
+            role = MANAGED_KINDS[kind]
+            configuration.managed_services.add(kind=kind, instance_class=MANAGED_SERVICES[scenario.intent.cloud][role][0],
+                                               storage_gb=MANAGED_STORAGE_GB if role == "database" else 0,
+                                               high_availability=scenario.intent.high_availability)
     total, items = monthly_cost(scenario, plan)
     message.cost.monthly_total_usd = total
     message.cost.items.extend(items)

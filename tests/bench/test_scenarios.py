@@ -201,8 +201,9 @@ def test_high_availability_alone_is_two_vms_and_autoscaling_a_cluster_unless_the
             assert (expected.strategy, expected.instances, expected.autoscaling) == (common_pb2.STRATEGY_VM, 2, False)
         if scaling:
             assert expected.autoscaling
+            cluster, group = scenarios.autoscaling_plans(scenario, scenario.family)
+            assert expected in (cluster, group)
             if expected.strategy == common_pb2.STRATEGY_VM:  # only to fit a budget the control plane's fee breaks
-                cluster = PlanChoice(common_pb2.STRATEGY_KUBERNETES, expected.size, expected.instances, True)
                 assert intent.budget and scenarios.monthly_cost(scenario, cluster)[0] > intent.budget
 
 
@@ -228,3 +229,57 @@ def test_a_failure_is_voted_down_with_its_reason():
     smaller = PlanChoice(expected.strategy, SIZES[SIZES.index(expected.size) - 1], expected.instances)
     result = simulate(scenario, smaller)
     assert scenarios.verdict(scenario, smaller, result) == scenarios.Verdict(-1, (result.reason,))
+
+
+def test_a_fleet_whose_cpu_cannot_serve_the_peak_degrades_and_the_oracles_fleets_do():
+    # 600 requests/s of Django (25 ms of CPU each) need 15 vCPUs: one 2-vCPU instance saturates,
+    # the oracle's fleet serves it, and an autoscaling group counts at its maximum.
+    scenario = next(s for s in ScenarioGenerator(seed=35).scenarios(2000)
+                    if s.app.framework == "django" and s.intent.traffic == "high" and s.family == "standard"
+                    and s.intent.cloud == common_pb2.CLOUD_AWS and not s.intent.high_availability)
+    expected = oracle(scenario)
+    assert simulate(scenario, expected).outcome == common_pb2.OUTCOME_SUCCESS
+    assert scenarios.peak_instances(expected) * 2 * 1000 / scenarios.CPU_MS_PER_REQUEST["django"] >= 600
+    one = PlanChoice(common_pb2.STRATEGY_VM, expected.size, 1, True)
+    result = simulate(scenario, one)
+    assert result.outcome == common_pb2.OUTCOME_DEGRADED
+    assert result.reason.startswith("CPU saturated: p99 latency over target at 600 requests/s on 6 x t3.")
+    # What the plan really runs on decides: 4 instances of 4 vCPUs at most serve it; 3 don't.
+    group = PlanChoice(common_pb2.STRATEGY_VM, expected.size, 2, True)
+    assert simulate(scenario, group, vcpus=4, peak=4).outcome == common_pb2.OUTCOME_SUCCESS
+    assert simulate(scenario, group, vcpus=4, peak=3).outcome == common_pb2.OUTCOME_DEGRADED
+    # A fast stack serves the same peak on the smallest fleet.
+    gin = next(s for s in ScenarioGenerator(seed=35).scenarios(2000)
+               if s.app.framework == "gin" and s.intent.traffic == "high" and s.family == "standard"
+               and not s.intent.high_availability)
+    assert simulate(gin, PlanChoice(common_pb2.STRATEGY_VM, "small", 1, True)).outcome == common_pb2.OUTCOME_SUCCESS
+
+
+def test_the_cheapest_working_plan_pays_for_the_cpu_the_peak_needs():
+    # The budget verdict compares with the cheapest plan that works: for a CPU-heavy stack at a
+    # heavy load that is a fleet, not one small instance.
+    for scenario in ScenarioGenerator(seed=36).scenarios(400):
+        if scenario.intent.traffic != "high" or scenario.app.framework not in ("django", "rails", "laravel"):
+            continue
+        cheapest = scenarios.cheapest_acceptable_cost(scenario)
+        single = PlanChoice(common_pb2.STRATEGY_VM, "small", 1, True)
+        assert cheapest > scenarios.monthly_cost(scenario, single)[0]
+        assert cheapest <= scenarios.monthly_cost(scenario, oracle(scenario))[0]
+
+
+def test_managed_databases_and_caches_are_billed_in_every_plan_and_doubled_for_high_availability():
+    generator = ScenarioGenerator(seed=37)
+    scenario = next(s for s in generator.scenarios(500) if {"postgres", "redis"} <= set(s.app.backing)
+                    and s.intent.cloud == common_pb2.CLOUD_AWS and not s.intent.high_availability)
+    for plan in (oracle(scenario), PlanChoice(common_pb2.STRATEGY_SERVERLESS, "small")):
+        _total, items = scenarios.monthly_cost(scenario, plan)
+        named = {i.name: i.monthly_usd for i in items}
+        assert named["postgres (db.t3.micro)"] == pytest.approx(730 * 0.018, abs=0.01)
+        assert named["redis (cache.t3.micro)"] == pytest.approx(730 * 0.017, abs=0.01)
+        assert named["postgres storage"] == pytest.approx(20 * 0.115, abs=0.01)
+    ha = scenarios.Scenario(scenario.key, scenario.app,
+                            scenarios.Intent(**{**scenarios.asdict(scenario.intent), "high_availability": True}))
+    named = {i.name: i.monthly_usd for i in scenarios.monthly_cost(ha, oracle(ha))[1]}
+    assert named["postgres (db.t3.micro)"] == pytest.approx(2 * 730 * 0.018, abs=0.01)
+    message = plan_message(ha, oracle(ha))
+    assert {m.kind: m.high_availability for m in message.configuration.managed_services} == {"postgres": True, "redis": True}
