@@ -101,6 +101,8 @@ class Decision:
     region: str = ""
     cost: float = 0.0  # the plan's monthly total (the planner's catalogue)
     billed: int = 1  # instances or nodes paid for (pods are not billed, nodes are)
+    vcpus: float = 0.0  # of one instance/node, from the catalogue (0: functions)
+    peak: int = 1  # instances or nodes it can scale out to (its maximum)
 
     @property
     def label(self) -> str:
@@ -123,7 +125,10 @@ def decision_of(plan: common_pb2.Plan, catalogue: Catalogue) -> Decision:
     config = plan.configuration
     workload = config.WhichOneof("workload")
     billed = config.kubernetes.desired_nodes if workload == "kubernetes" else config.vm.instance_count if workload == "vm" else 1
-    common = {"cloud": config.cloud, "region": config.region, "cost": plan.cost.monthly_total_usd, "billed": max(1, billed)}
+    peak = (max(config.kubernetes.max_nodes, billed) if workload == "kubernetes"
+            else max(config.vm.max_count, billed) if workload == "vm" else 1)
+    common = {"cloud": config.cloud, "region": config.region, "cost": plan.cost.monthly_total_usd, "billed": max(1, billed),
+              "peak": max(1, peak)}
     if workload == "serverless":
         return Decision(plan.strategy, choice.size, choice.instances, choice.autoscaling, f"{config.serverless.memory_mb} MB",
                         float(config.serverless.memory_mb), **common)
@@ -133,7 +138,7 @@ def decision_of(plan: common_pb2.Plan, catalogue: Catalogue) -> Decision:
         raise ValueError(f"plan runs on {name or 'nothing'}, which is not in the planner's catalogue: cannot classify its size")
     memory_gb = float(found[1]["memory_gb"])
     return Decision(plan.strategy, size_class(memory_gb), choice.instances, choice.autoscaling, name, memory_gb * 1024,
-                    **common)
+                    vcpus=float(found[1]["vcpu"]), **common)
 
 
 def is_correct(scenario: Scenario, decision: Decision) -> bool:
@@ -154,8 +159,9 @@ def outcome_of(scenario: Scenario, decision: Decision, seed: int = 0) -> tuple[S
     world's terms. The reason names the instance the plan really used."""
     stand_in = stand_in_of(decision)
     memory = decision.memory_mb or None
-    return scenarios.simulate(scenario, stand_in, seed=seed, memory_mb=memory,
-                              where=decision.where if decision.strategy != common_pb2.STRATEGY_SERVERLESS else None), stand_in
+    serverless = decision.strategy == common_pb2.STRATEGY_SERVERLESS
+    return scenarios.simulate(scenario, stand_in, seed=seed, memory_mb=memory, where=None if serverless else decision.where,
+                              vcpus=None if serverless else decision.vcpus, peak=decision.peak), stand_in
 
 
 def verdict_of(scenario: Scenario, decision: Decision, result: SimulatedOutcome) -> scenarios.Verdict:
@@ -163,10 +169,11 @@ def verdict_of(scenario: Scenario, decision: Decision, result: SimulatedOutcome)
     plan in another cloud or region than the intent names is wrong whatever else it does."""
     stand_in = stand_in_of(decision)
     where = decision.where if decision.strategy != common_pb2.STRATEGY_SERVERLESS else None
-    # The bill in the world's prices, for the instances/nodes really paid for (not pods).
-    billed = PlanChoice(stand_in.strategy, stand_in.size, decision.billed, stand_in.autoscaling)
-    judged = scenarios.verdict(scenario, stand_in, result, memory_mb=decision.memory_mb or None, where=where,
-                               cost=scenarios.monthly_cost(scenario, billed)[0])
+    # The bill in the world's prices, for the instances/nodes really kept running (not pods), a
+    # 1 GiB instance at its own price.
+    micro = scenarios.MICRO_INSTANCES[scenario.intent.cloud] if decision.size == BELOW else None
+    cost = scenarios.monthly_cost(scenario, stand_in, instances=decision.billed, instance=micro)[0]
+    judged = scenarios.verdict(scenario, stand_in, result, memory_mb=decision.memory_mb or None, where=where, cost=cost)
     misplaced = []
     if decision.cloud and decision.cloud != scenario.intent.cloud:
         misplaced.append(f"wrong cloud: {common_pb2.Cloud.Name(decision.cloud)}")

@@ -66,6 +66,23 @@ def test_a_micro_instance_is_judged_on_its_real_memory():
     assert verdict.vote == -1 and verdict.comment == "OOMKilled on t3.micro"
 
 
+def test_the_budget_verdict_bills_what_the_plan_keeps_running_on_the_type_it_runs():
+    # An autoscaling group of one 1 GiB instance costs one micro instance and its load balancer
+    # in the world's prices, not two of the ladder's smallest type; its peak is its maximum.
+    scenario = next(s for s in ScenarioGenerator(seed=21).scenarios(400)
+                    if s.intent.cloud == common_pb2.CLOUD_AWS and s.intent.traffic == "low" and s.family == "standard"
+                    and scenarios.memory_need_mb(s.app, "low") <= 512 and not s.intent.high_availability)
+    plan = scenarios.plan_message(scenario, PlanChoice(common_pb2.STRATEGY_VM, "small", 1, True))
+    vm = plan.configuration.vm
+    vm.instance_type, vm.instance_count, vm.min_count, vm.max_count = "t3.micro", 1, 1, 3
+    decision = bench.decision_of(plan, CATALOGUE)
+    assert (decision.billed, decision.peak, decision.vcpus) == (1, 3, 2.0)
+    billed, items = scenarios.monthly_cost(scenario, bench.stand_in_of(decision), instances=1,
+                                           instance=scenarios.MICRO_INSTANCES[common_pb2.CLOUD_AWS])
+    assert items[0].description == "1 x t3.micro x 730 h" and any(i.name == "load balancer" for i in items)
+    assert billed < scenarios.monthly_cost(scenario, bench.stand_in_of(decision))[0]
+
+
 def test_outcomes_on_the_oracles_ladder_are_the_worlds_own():
     for scenario in ScenarioGenerator(seed=13).scenarios(60):
         for size in SIZES:
