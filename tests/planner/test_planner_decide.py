@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scia.planner import pricing, retrieval
+from scia.planner import decide, pricing, retrieval
 from scia.planner.analysis import RepoFiles, analyze_files
 from scia.planner.decide import make_plan
 from scia.planner.intent import understand
@@ -350,6 +350,24 @@ def test_memory_over_the_function_maximum_blocks_functions():
     assert "12288 MB is over the 10240 MB function maximum" in serverless.reason and serverless.confidence == 0
 
 
+def test_an_autoscaling_group_runs_a_third_of_the_peaks_fleet_and_is_priced_at_it():
+    # A fixed fleet sized for the peak idles most of the day: an autoscaling group keeps what the
+    # ordinary load needs (a third of the peak's instances, at least two for high availability),
+    # scales out to twice the peak's fleet, and the estimate bills the instances it keeps.
+    plan = plan_for(FLASK, "on a VM, 600 requests per second")
+    vm = plan.configuration.vm
+    peak = vm.max_count // decide.SURGE_FACTOR
+    assert peak >= 5 and vm.instance_count == vm.min_count == -(-peak // 3)
+    assert f"{vm.instance_count} for the ordinary load, {peak} at the peak" in plan.reason, plan.reason
+    billed = next(i for i in plan.cost.items if i.name == "compute")
+    assert billed.quantity == vm.instance_count * 730
+    ha = plan_for(FLASK, "on a VM, 600 requests per second, highly available, autoscaling").configuration.vm
+    assert ha.min_count == max(2, -(-(ha.max_count // decide.SURGE_FACTOR) // 3))
+    # A node count the request fixes is kept as the group's size.
+    fixed = plan_for(FLASK, "on 4 VMs with autoscaling, 600 requests per second").configuration.vm
+    assert fixed.instance_count == fixed.min_count == 4 and fixed.max_count == 12
+
+
 def test_a_cpu_bound_fleet_is_the_cheapest_that_serves_the_peak_not_the_largest_type():
     # Flask at 600 requests/s needs ~15 vCPUs. The general-purpose ladder adds memory faster than
     # vCPUs (t3.medium and t3.large have 2 each, t3.2xlarge has 8 for 16x t3.small's price): the
@@ -357,9 +375,10 @@ def test_a_cpu_bound_fleet_is_the_cheapest_that_serves_the_peak_not_the_largest_
     plan = plan_for(FLASK, "on a VM, 600 requests per second")
     vm = plan.configuration.vm
     spec = CAT.spec(C.CLOUD_AWS, vm.instance_type)
-    vcpus = vm.instance_count * spec["vcpu"]
+    peak = vm.max_count // decide.SURGE_FACTOR  # the fleet the peak needs (autoscaling: a heavy load)
+    vcpus = peak * spec["vcpu"]
     assert vcpus >= 600 / 60 / 0.7  # serves the peak at the profile's 60 requests/s per vCPU, 70% busy
-    fleet = vm.instance_count * pricing.instance_price(CAT, C.CLOUD_AWS, plan.configuration.region, vm.instance_type)
+    fleet = peak * pricing.instance_price(CAT, C.CLOUD_AWS, plan.configuration.region, vm.instance_type)
     ladder = CAT.ladder(C.CLOUD_AWS)
     for other in ladder[ladder.index(vm.instance_type) + 1:]:
         other_vcpu = CAT.spec(C.CLOUD_AWS, other)["vcpu"]

@@ -347,9 +347,15 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
         if ctx.req.high_availability and count < 2:
             ctx.warnings.append("high availability asked with a single instance: no redundancy")
     minimum, maximum = count, count
-    if ctx.req.autoscaling:
+    if ctx.req.autoscaling and ctx.req.node_count:
         maximum = max(count * 3, count + 2)
         notes.append(f"autoscaling group {minimum}-{maximum}")
+    elif ctx.req.autoscaling:
+        peak = count
+        count = minimum = base_fleet(peak, 2 if ctx.req.high_availability else 1)
+        maximum = surge_fleet(peak, minimum)
+        notes.append(f"autoscaling group {minimum}-{maximum}: {minimum} for the ordinary load, {peak} at the peak, "
+                     f"room for surges (priced at {minimum})")
     volume = DEFAULT_VOLUME_GB
     if ctx.trait(TraitKind.TRAIT_KIND_PERSISTENT_STATE):
         volume = 50
@@ -358,6 +364,24 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
     vm = common_pb2.VmConfig(instance_type=instance, instance_count=count, min_count=minimum, max_count=maximum,
                              volume_size_gb=volume, zones=ctx.catalogue.zones(ctx.cloud, ctx.region, max(count, 2 if ctx.req.high_availability else 1)))
     return vm, notes
+
+
+# An autoscaling fleet is sized for the day's ordinary load and scales out for the peak: web
+# traffic's daily peak is typically 2-4x its average (the diurnal curve), so the fleet keeps a
+# third of what the peak needs (at least what availability needs) and may grow to twice the peak's
+# fleet for surges. Sizing the minimum for the peak, as before, paid for the peak all month.
+PEAK_TO_ORDINARY_LOAD = 3
+SURGE_FACTOR = 2
+
+
+def base_fleet(peak: int, floor: int) -> int:
+    """Instances/pods an autoscaling fleet keeps outside peaks when `peak` serve the peak."""
+    return max(floor, math.ceil(peak / PEAK_TO_ORDINARY_LOAD))
+
+
+def surge_fleet(peak: int, minimum: int) -> int:
+    """An autoscaling fleet's maximum: twice what the peak needs, at least two above its minimum."""
+    return max(peak * SURGE_FACTOR, minimum + 2)
 
 
 def _vm_minimum_mb(ctx: Context) -> float:
@@ -414,6 +438,8 @@ def size_kubernetes(ctx: Context, floor_gb: float = 0.0, preferred: str = "", po
         notes.append(f"{nodes} node(s) as asked")
     minimum, maximum = nodes, nodes + 1
     if ctx.req.autoscaling:
+        # The compositions run a fixed number of replicas (no pod autoscaler yet), so the nodes
+        # they need stay up: the cluster is priced at the peak's nodes and may grow for surges.
         minimum, maximum = max(2 if ctx.req.high_availability else 1, math.ceil(nodes / 2)), max(nodes * 2, nodes + 2)
         notes.append(f"cluster autoscaler {minimum}-{maximum} nodes")
     config = common_pb2.KubernetesConfig(node_type=node, min_nodes=min(minimum, nodes), max_nodes=maximum, desired_nodes=nodes,
