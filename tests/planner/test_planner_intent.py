@@ -21,7 +21,7 @@ CASES: list[tuple[str, dict]] = [
     ("we don't need high availability, cheap as possible, £50/month", {"ha": False, "budget": 63.5}),
     ("500 requests per minute, westeurope", {"rps": 25, "region": "westeurope", "cloud": C.CLOUD_AZURE}),
     ("Deploy on Azure in Tokyo with Standard_B2s", {"cloud": C.CLOUD_AZURE, "location": "tokyo", "instance": "Standard_B2s"}),
-    ("e2-standard-4 in europe-west1 with 5k concurrent users", {"instance": "e2-standard-4", "region": "europe-west1", "cloud": C.CLOUD_GCP, "users": 5000}),
+    ("e2-standard-4 in europe-west1 with 5k concurrent users", {"instance": "e2-standard-4", "region": "europe-west1", "cloud": C.CLOUD_GCP, "users": 5000, "rps": 100}),
     ("latency should be below 1 s, 2 million page views a day", {"latency": 1000, "rps": pytest.approx(69.44, rel=0.01)}),
     ("It must be highly available and fault tolerant", {"ha": True}),
     ("multi-AZ postgres-backed API, 50 req/s", {"ha": True, "rps": 50}),
@@ -89,3 +89,17 @@ def test_location_resolves_per_cloud_and_rps_derivation():
     assert derived_rps(common_pb2.Requirements(expected_users=10_000))[0] == 100
     assert derived_rps(common_pb2.Requirements(expected_rps=42))[0] == 42
     assert derived_rps(common_pb2.Requirements())[0] == 10
+
+
+def test_users_connected_at_once_are_all_active_unlike_a_user_base():
+    # 15,000 users of a service: ~1% active at peak. 15,000 connected at peak: every one active,
+    # a request every 50 s each. A rate the prompt states wins over either.
+    daily = understand("Deploy it for 15000 daily users")
+    assert daily.requirements.expected_rps == 0 and derived_rps(daily.requirements)[0] == 150
+    concurrent = understand("production deployment for 15000 concurrent users at peak")
+    assert concurrent.requirements.expected_users == 15000
+    assert derived_rps(concurrent.requirements)[0] == 300
+    note = next(e for e in concurrent.requirements.evidence if e.rule == "intent.traffic.concurrent")
+    assert "1 request per 50 s = 300 requests/s" in note.detail
+    assert derived_rps(understand("20k simultaneous players").requirements)[0] == 400
+    assert derived_rps(understand("5000 concurrent users, 80 requests per second").requirements)[0] == 80

@@ -18,6 +18,9 @@ Evidence = common_pb2.Evidence
 Strategy = common_pb2.Strategy
 Cloud = common_pb2.Cloud
 
+# A user connected at peak sends about one request to the app every 50 s (a page view and its API
+# calls, then reading time), so 15,000 concurrent users are ~300 requests/s.
+CONCURRENT_USER_SECONDS_PER_REQUEST = 50.0
 # Daily and monthly volumes are averages; the plan sizes for the peak, which for typical
 # diurnal web traffic runs about three times the average.
 PEAK_FACTOR = 3.0
@@ -215,6 +218,12 @@ def understand(prompt: str) -> Understanding:
     if users_match:
         req.expected_users = int(_number(users_match[1], users_match[2]))
         u.note("intent.traffic.users", f"{_quote(text, users_match)} -> {req.expected_users} users")
+        qualifier = (users_match.re is USERS and users_match[3] or "").lower()
+        if qualifier in ("concurrent", "simultaneous") and not req.expected_rps:
+            # Users connected at once are all active, unlike a user base of which ~1% is.
+            req.expected_rps = round(req.expected_users / CONCURRENT_USER_SECONDS_PER_REQUEST, 3)
+            u.note("intent.traffic.concurrent", f"{req.expected_users} users connected at once x 1 request per "
+                   f"{CONCURRENT_USER_SECONDS_PER_REQUEST:g} s = {req.expected_rps:g} requests/s at peak")
     if not req.expected_rps and not req.expected_users:
         for pattern, users in QUALITATIVE_USERS:
             if match := pattern.search(text):
