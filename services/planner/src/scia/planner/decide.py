@@ -438,8 +438,8 @@ def size_kubernetes(ctx: Context, floor_gb: float = 0.0, preferred: str = "", po
         notes.append(f"{nodes} node(s) as asked")
     minimum, maximum = nodes, nodes + 1
     if ctx.req.autoscaling:
-        # The compositions run a fixed number of replicas (no pod autoscaler yet), so the nodes
-        # they need stay up: the cluster is priced at the peak's nodes and may grow for surges.
+        # The plan's replica count is fixed (it has no pod autoscaler's range), so the nodes those
+        # pods need stay up: the cluster is priced at the peak's nodes and may grow for surges.
         minimum, maximum = max(2 if ctx.req.high_availability else 1, math.ceil(nodes / 2)), max(nodes * 2, nodes + 2)
         notes.append(f"cluster autoscaler {minimum}-{maximum} nodes")
     config = common_pb2.KubernetesConfig(node_type=node, min_nodes=min(minimum, nodes), max_nodes=maximum, desired_nodes=nodes,
