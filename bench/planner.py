@@ -74,6 +74,8 @@ TARGET_ACCURACY = 0.9
 TARGET_P50_MS = 200.0
 LEARNING_TENANT = "bench-learning"
 BASELINE_TENANT = "bench-baseline"
+RECURRING_TENANT = "bench-recurring"
+RECURRING_BASELINE_TENANT = "bench-recurring-baseline"
 
 BELOW = "below-small"
 ABOVE = "above-xlarge"
@@ -311,10 +313,11 @@ def silent_errors(steps: Sequence[Step]) -> dict[str, int | float | None]:
 
 def learnability(items: Sequence[Scenario], baseline: Sequence[Step], start: int = 100) -> dict:
     """An upper bound on accuracy from scenario `start` on, from the generator's side (the planner
-    never sees this). A latent need can only be learned from similar apps if this app shows one of
-    its family's signature libraries AND an earlier app of the same family and language shared
-    one (the only visible trace of the family). Apps with no latent need are counted learnable.
-    The rest can only be right by luck: when the no-memory plan (baseline) already gets a thumbs up.
+    never sees this). A latent need can only be learned from an earlier deployment of the same app
+    (in a stream where apps recur), or from similar apps if this app shows one of its family's
+    signature libraries AND an earlier app of the same family and language shared one (the only
+    visible trace of the family). Apps with no latent need are counted learnable. The rest can
+    only be right by luck: when the no-memory plan (baseline) already gets a thumbs up.
     """
     signatures = {family: {name for libs in by_language.values() for name, _ in libs}
                   for family, by_language in scenarios.FAMILY_SIGNATURES.items()}
@@ -322,6 +325,9 @@ def learnability(items: Sequence[Scenario], baseline: Sequence[Step], start: int
     for index in range(start, len(items)):
         scenario = items[index]
         if scenario.family == "standard":
+            learnable += 1
+            continue
+        if any(p.app.key == scenario.app.key for p in items[:index]):
             learnable += 1
             continue
         mine = {d[0] for d in scenario.app.dependencies} & signatures.get(scenario.family, set())
@@ -448,7 +454,7 @@ async def sequence(planner, memory, items: Sequence[Scenario], catalogue: Catalo
 
 
 async def _run_against(planner_target: str, rag_target: str, items: list[Scenario], held_out: list[Scenario],
-                       catalogue: Catalogue, explain: bool = False) -> dict:
+                       recurring: list[Scenario], catalogue: Catalogue, explain: bool = False) -> dict:
     from scia.runtime.client import create_channel
 
     planner_channel = create_channel(planner_target, [PLANNER], timeout=30)
@@ -468,18 +474,28 @@ async def _run_against(planner_target: str, rag_target: str, items: list[Scenari
         held_without = await sequence(planner, memory, held_out, catalogue, LEARNING_TENANT, disable_retrieval=True,
                                       record=False, label="held-out without retrieval")
         stats = await memory.GetStats(rag_pb2.GetStatsRequest(tenant=LEARNING_TENANT))
+        recurring_runs: dict[str, list[Step]] = {}
+        if recurring:
+            print("recurring apps with retrieval", flush=True)
+            recurring_runs["with"] = await sequence(planner, memory, recurring, catalogue, RECURRING_TENANT,
+                                                    disable_retrieval=False, record=True, label="recurring")
+            print("recurring apps without retrieval", flush=True)
+            recurring_runs["without"] = await sequence(planner, memory, recurring, catalogue, RECURRING_BASELINE_TENANT,
+                                                       disable_retrieval=True, record=True, label="recurring baseline")
     finally:
         await planner_channel.close()
         await memory_channel.close()
     return {"learning": learning, "baseline": baseline, "held_with": held_with, "held_without": held_without,
-            "memory_records": stats.total, "reranker": stats.reranker}
+            "memory_records": stats.total, "reranker": stats.reranker, "recurring": recurring_runs}
 
 
-def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Path = DOCS_PLOT, explain: bool = False) -> dict:
+def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Path = DOCS_PLOT, explain: bool = False,
+        recurring: bool = True) -> dict:
     count = count or int(os.environ.get("SCIA_BENCH_PLANNER_SCENARIOS", SCENARIOS))
     generator = scenarios.ScenarioGenerator(seed=SEED)
     items = generator.scenarios(count)
     held_out = generator.scenarios(held_out_count, start=HELD_OUT_START)
+    recurring_items = generator.recurring_scenarios(count) if recurring else []
     catalogue = bundled_catalogue()
     # A fresh data folder each run: the memory must start empty, and a previous run's records
     # (same tenants, same uids) would otherwise be found.
@@ -490,7 +506,7 @@ def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Pat
         with service_process("scia.embedder", "SCIA_EMBEDDER_") as embedder_target, \
                 service_process("scia.rag", "SCIA_RAG_", embedder_target=embedder_target, data_dir=str(data_dir)) as rag_target, \
                 service_process("scia.planner", "SCIA_PLANNER_", rag_target=rag_target, llm_base_url="") as planner_target:
-            runs = asyncio.run(_run_against(planner_target, rag_target, items, held_out, catalogue, explain))
+            runs = asyncio.run(_run_against(planner_target, rag_target, items, held_out, recurring_items, catalogue, explain))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     learning, baseline = runs["learning"], runs["baseline"]
@@ -513,6 +529,15 @@ def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Pat
         "steps_held_out_without_retrieval": [asdict(s) for s in runs["held_without"]],
         "total_seconds": round(time.perf_counter() - started, 1),
     }
+    if runs["recurring"]:
+        again = sum(1 for i, s in enumerate(recurring_items) if any(p.app.key == s.app.key for p in recurring_items[:i]))
+        results["recurring"] = {
+            "share": scenarios.RECURRING_SHARE, "repeats": again,
+            "with_retrieval": report(runs["recurring"]["with"]), "without_retrieval": report(runs["recurring"]["without"]),
+            "learnability_after_100": learnability(recurring_items, runs["recurring"]["without"]),
+            "steps_with_retrieval": [asdict(s) for s in runs["recurring"]["with"]],
+            "steps_without_retrieval": [asdict(s) for s in runs["recurring"]["without"]],
+        }
     if plot_path is not None:
         written = plot(results, plot_path).resolve()
         results["plot"] = str(written.relative_to(ROOT)) if written.is_relative_to(ROOT) else str(written)
@@ -537,6 +562,12 @@ def plot(results: dict, path: Path) -> Path:
                              ("without_retrieval", "#ff7f0e", "strict (= oracle), disabled")):
         if results[key].get("rolling_strict"):
             ax.plot(x, results[key]["rolling_strict"], color=color, linewidth=1.1, alpha=0.7, linestyle=":", label=name)
+    if results.get("recurring"):
+        again = results["recurring"]
+        ax.plot(x[:len(again["with_retrieval"]["rolling"])], again["with_retrieval"]["rolling"], color="#9467bd", linewidth=1.4,
+                label=f"second stream, apps recurring ({again['share']:.0%}), with retrieval")
+        ax.plot(x[:len(again["without_retrieval"]["rolling"])], again["without_retrieval"]["rolling"], color="#9467bd",
+                linewidth=1.1, linestyle="--", alpha=0.7, label="second stream, retrieval disabled")
     ax.axhline(results["targets"]["accuracy_after_100"], color="#2ca02c", linewidth=1, linestyle=":", label="target after 100")
     end = len(x) + 4
     for key, color, name in (("held_out_with_retrieval", "#1f77b4", "held-out, retrieval"),
@@ -622,6 +653,25 @@ def summary(results: dict) -> str:
             f"none shared with an earlier app of the same family); {bound['unlearnable_right_without_memory']} of them "
             f"are right anyway without memory. Ceiling for any learner of this signal: {_pct(bound['ceiling'])}.",
         ]
+    again = results.get("recurring")
+    if again:
+        on_a, off_a, bound_a = again["with_retrieval"], again["without_retrieval"], again["learnability_after_100"]
+        rows += [
+            "",
+            f"Second stream, apps recurring (same seed; after the first, each deployment is with probability "
+            f"{again['share']:.2f} a new deployment of an app deployed earlier in the stream, with a new intent: "
+            f"{again['repeats']} of {results['scenarios']}; the headline above is the stream where every app is new):",
+            "",
+            "| recurring apps | thumbs up, with retrieval | thumbs up, retrieval disabled | strict, with retrieval | strict, disabled |",
+            "|---|---|---|---|---|",
+        ]
+        for key in on_a["windows"]:
+            name = {"all": f"all {results['scenarios']}"}.get(key, key.replace("first_", "first ").replace("_", "-"))
+            rows.append(f"| scenarios {name} | **{_pct(on_a['windows'][key])}** | {_pct(off_a['windows'][key])} "
+                        f"| {_pct(on_a['strict_windows'][key])} | {_pct(off_a['strict_windows'][key])} |")
+        rows += ["", f"Learnability bound of this stream, scenarios {bound_a['from']}-{bound_a['from'] + bound_a['n'] - 1}: "
+                     f"{bound_a['unlearnable']} of {bound_a['n']} unlearnable, {bound_a['unlearnable_right_without_memory']} "
+                     f"of them right anyway; ceiling {_pct(bound_a['ceiling'])}."]
     return "\n".join(rows)
 
 
@@ -633,10 +683,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--explain", action="store_true",
                         help="record, per learning step, what retrieval found and how it was weighed (one more Retrieve per step)")
     parser.add_argument("--output", default="", help="write the results JSON here instead of bench/results/planner.json")
+    parser.add_argument("--no-recurring", action="store_true",
+                        help="skip the second stream, where apps are deployed again (halves the run time)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    results = run(args.scenarios, args.held_out, Path(args.plot) if args.plot else None, explain=args.explain)
+    results = run(args.scenarios, args.held_out, Path(args.plot) if args.plot else None, explain=args.explain,
+                  recurring=not args.no_recurring)
     if args.output:
         path = Path(args.output).resolve()
         path.write_text(json.dumps(results, indent=2) + "\n")

@@ -915,6 +915,8 @@ def _dns_name(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:50]
 
 
+# In `recurring_scenarios`, the share of deployments that are an earlier app's new deployment.
+RECURRING_SHARE = 1 / 3
 # Where history starts; records are dated from here, so the same seed gives the same records.
 EPOCH = datetime(2025, 12, 1, tzinfo=UTC)
 # History shape: records per distinct app codebase, and intents (environments) per app.
@@ -1008,6 +1010,21 @@ class ScenarioGenerator:
         """`count` scenarios, each with its own app: for a planner's decision-accuracy run. Use a
         different `start` (or seed) for a held-out set: indices never overlap."""
         return [self.scenario(i) for i in range(start, start + count)]
+
+    def recurring_scenarios(self, count: int, share: float = RECURRING_SHARE) -> list[Scenario]:
+        """`count` scenarios in which, after the first, each is with probability `share` a new
+        deployment of an app already in the list (a new intent: another environment, a new
+        version's load), as on a platform where teams deploy the same services again; the others
+        are scenario `index`'s fresh app. A second, easier stream than `scenarios` (every app new)."""
+        items: list[Scenario] = []
+        for index in range(count):
+            rng = self._rng("recurring", index)
+            if items and rng.random() < share:
+                earlier = items[rng.randrange(len(items))].app
+                items.append(Scenario(f"s{self.seed}-again-{index}", earlier, self.intent(earlier, index)))
+            else:
+                items.append(self.scenario(index))
+        return items
 
     # --- history ------------------------------------------------------------------------------
 

@@ -321,6 +321,30 @@ def test_learnability_bound_counts_latent_needs_without_a_visible_trace():
     assert bench.learnability(items, [_step(i, correct=True) for i in range(160)], start=100)["ceiling"] == 1.0
 
 
+def test_an_app_deployed_earlier_in_the_stream_is_learnable_and_the_second_stream_is_reported(tmp_path):
+    # A latent need with no visible trace: unlearnable the first time, learnable from its own outcome.
+    signatures = {name for libs in scenarios.FAMILY_SIGNATURES["needs-ha"].values() for name, _ in libs}
+    generator = ScenarioGenerator(seed=2026)
+    hidden = next(s for s in generator.scenarios(300) if s.family == "needs-ha"
+                  and not signatures & {d[0] for d in s.app.dependencies})
+    other = generator.scenario(5000)
+    again = scenarios.Scenario("again", hidden.app, generator.intent(hidden.app, 7))
+    misses = [_step(i, correct=False, up=False) for i in range(2)]
+    assert bench.learnability([other, hidden], misses, start=1)["unlearnable"] == 1
+    assert bench.learnability([hidden, again], misses, start=1) == {
+        "from": 2, "n": 1, "learnable": 1, "unlearnable": 0, "unlearnable_right_without_memory": 0, "ceiling": 1.0}
+    bound = bench.learnability(generator.recurring_scenarios(160), [_step(i, correct=False, up=False) for i in range(160)])
+    on = [_step(i, correct=i >= 30) for i in range(110)]
+    off = [_step(i, correct=i % 4 == 0) for i in range(110)]
+    results = _results(on, off, on[:10])
+    results["recurring"] = {"share": 1 / 3, "repeats": 37, "with_retrieval": bench.report(on),
+                            "without_retrieval": bench.report(off), "learnability_after_100": bound}
+    text = bench.summary(results)
+    assert "Second stream, apps recurring" in text and "37 of 110" in text
+    assert "| scenarios 81-100 | **100%** | 25% | 100% | 25% |" in text.split("Second stream")[1]
+    assert bench.plot(results, tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_explain_reports_what_the_planners_retrieval_found_before_each_plan():
     items = ScenarioGenerator(seed=16).scenarios(4)
     planner = OraclePlanner({s.intent.prompt: scenarios.plan_message(s, scenarios.oracle(s)) for s in items})

@@ -283,3 +283,19 @@ def test_managed_databases_and_caches_are_billed_in_every_plan_and_doubled_for_h
     assert named["postgres (db.t3.micro)"] == pytest.approx(2 * 730 * 0.018, abs=0.01)
     message = plan_message(ha, oracle(ha))
     assert {m.kind: m.high_availability for m in message.configuration.managed_services} == {"postgres": True, "redis": True}
+
+
+def test_a_recurring_stream_deploys_earlier_apps_again_with_new_intents():
+    generator = ScenarioGenerator(seed=38)
+    items = generator.recurring_scenarios(300)
+    assert items == ScenarioGenerator(seed=38).recurring_scenarios(300)  # deterministic
+    assert items[:50] == generator.recurring_scenarios(50)  # a longer stream extends a shorter one
+    again = [(i, s) for i, s in enumerate(items) if any(p.app.key == s.app.key for p in items[:i])]
+    assert 0.25 <= len(again) / 300 <= 0.42
+    for index, scenario in again:
+        first = next(p for p in items[:index] if p.app.key == scenario.app.key)
+        assert scenario.key != first.key and scenario.app == first.app
+    assert sum(1 for i, s in again if s.intent != next(p for p in items[:i] if p.app.key == s.app.key).intent) >= len(again) - 2
+    fresh = [(i, s) for i, s in enumerate(items) if (i, s) not in again]
+    assert all(s == generator.scenario(i) for i, s in fresh)
+    assert len({s.key for s in items}) == 300
