@@ -446,6 +446,8 @@ async def sequence(planner, memory, items: Sequence[Scenario], catalogue: Catalo
             decision = decision_of(plan, catalogue)
             result, _stand_in = outcome_of(scenario, decision)
             await record_outcome(memory, scenario, plan, result, verdict_of(scenario, decision, result), tenant)
+        if why:
+            why = f"{why}; plan: {plan.reason}"
         steps.append(dataclasses.replace(step_of(index, scenario, plan, catalogue, latency, result), explain=why))
         if (index + 1) % 25 == 0:
             print(f"  {label}: {index + 1}/{len(items)}, thumbs up so far {accuracy(steps, 'thumbs_up')}, "
@@ -478,7 +480,8 @@ async def _run_against(planner_target: str, rag_target: str, items: list[Scenari
         if recurring:
             print("recurring apps with retrieval", flush=True)
             recurring_runs["with"] = await sequence(planner, memory, recurring, catalogue, RECURRING_TENANT,
-                                                    disable_retrieval=False, record=True, label="recurring")
+                                                    disable_retrieval=False, record=True, label="recurring",
+                                                    explain=explain)
             print("recurring apps without retrieval", flush=True)
             recurring_runs["without"] = await sequence(planner, memory, recurring, catalogue, RECURRING_BASELINE_TENANT,
                                                        disable_retrieval=True, record=True, label="recurring baseline")
