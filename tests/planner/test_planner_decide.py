@@ -385,3 +385,18 @@ def test_a_cpu_bound_fleet_is_the_cheapest_that_serves_the_peak_not_the_largest_
         same_cpu = -(-vcpus // other_vcpu) * pricing.instance_price(CAT, C.CLOUD_AWS, plan.configuration.region, other)
         assert fleet <= same_cpu + 0.01, other
     assert vm.instance_type != ladder[-1]
+
+
+def test_high_availability_adds_a_standby_of_the_database_class_the_load_needs_not_a_bigger_class():
+    files = {"requirements.txt": "flask\npsycopg2\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n",
+             "docker-compose.yml": "services:\n  web: {build: .}\n  db: {image: postgres:16}\n"}
+    single = plan_for(files, "a few internal users", cloud=C.CLOUD_AWS)
+    ha = plan_for(files, "a few internal users, highly available across zones", cloud=C.CLOUD_AWS)
+    (db_single,), (db_ha,) = single.configuration.managed_services, ha.configuration.managed_services
+    assert db_ha.instance_class == db_single.instance_class == "db.t3.micro"
+    assert db_ha.high_availability and not db_single.high_availability
+    standby = next(i for i in ha.cost.items if i.name == "managed postgres")
+    alone = next(i for i in single.cost.items if i.name == "managed postgres")
+    assert standby.monthly_usd == pytest.approx(2 * alone.monthly_usd, abs=0.01) and "HA standby" in standby.description
+    busy = plan_for(files, "6000 daily users", cloud=C.CLOUD_AWS)
+    assert busy.configuration.managed_services[0].instance_class == "db.t3.small"  # the load, not availability, sizes it

@@ -479,7 +479,10 @@ def managed_services(ctx: Context) -> list[common_pb2.ManagedService]:
             continue
         classes = ctx.catalogue.cloud(ctx.cloud)["database_classes" if key.startswith("database") else "cache_classes"]
         ladder = sorted(classes, key=lambda name: classes[name])
-        index = 2 if heavy else 1 if (ctx.req.high_availability or ctx.rps >= 50) else 0
+        # The class follows the load (connections, queries per second). High availability is a
+        # standby of the same class in another zone (`high_availability`, priced x2), not a
+        # bigger class: bumping it too paid for availability twice.
+        index = 2 if heavy else 1 if ctx.rps >= 50 else 0
         out.append(common_pb2.ManagedService(kind=service.kind, instance_class=ladder[min(index, len(ladder) - 1)],
                                              storage_gb=DEFAULT_MANAGED_STORAGE_GB if key.startswith("database") else 0,
                                              high_availability=ctx.req.high_availability))
