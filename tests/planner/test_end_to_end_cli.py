@@ -49,7 +49,7 @@ async def test_the_summary_shows_analysis_decision_cost_budget_and_alternatives(
     assert "start: gunicorn app:app --bind 0.0.0.0:8000 (Procfile:1)" in out and "trait: health endpoint /healthz (app.py:" in out
     assert "Backing service: postgres 16 (docker-compose.yml:" in out
     assert "Plan: VM, confidence" in out and "reason: VM for a flask python app" in out
-    assert "Configuration: AWS eu-west-3" in out and "2 x t3.small" in out and "managed postgres: db.t3.small" in out and "HTTPS" in out
+    assert "Configuration: AWS eu-west-3" in out and "2 x t3.small" in out and "managed postgres: db.t3.micro" in out and "HTTPS" in out
     assert "Monthly cost (USD):" in out and "compute                  2 x t3.small x 730 h" in out and "    total " in out
     assert "Budget: within: estimated $" in out and "within the $300.00 budget" in out
     assert "Alternatives:" in out and "Serverless (confidence" in out and "Kubernetes (confidence" in out
