@@ -400,3 +400,29 @@ def test_high_availability_adds_a_standby_of_the_database_class_the_load_needs_n
     assert standby.monthly_usd == pytest.approx(2 * alone.monthly_usd, abs=0.01) and "HA standby" in standby.description
     busy = plan_for(files, "6000 daily users", cloud=C.CLOUD_AWS)
     assert busy.configuration.managed_services[0].instance_class == "db.t3.small"  # the load, not availability, sizes it
+
+
+def test_an_autoscaling_fleet_is_the_cheapest_at_the_minimum_it_keeps_running():
+    # 8 x t3.large and 2 x t3.2xlarge serve the same peak for the same price, but an autoscaling
+    # group of the smaller type keeps a third of them running (3 x t3.large), the larger one its
+    # availability floor (2 x t3.2xlarge, four times the memory and the bill).
+    files = {"requirements.txt": "flask\npandas\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n"}
+    plan = plan_for(files, "on a VM, 600 requests per second, highly available, autoscaling, 3 GB of memory")
+    vm = plan.configuration.vm
+    price = pricing.instance_price(CAT, C.CLOUD_AWS, plan.configuration.region, vm.instance_type)
+    kept = vm.min_count * price
+    ladder = CAT.ladder(C.CLOUD_AWS)
+    for other in ladder[ladder.index(vm.instance_type) + 1:]:
+        per = CAT.spec(C.CLOUD_AWS, other)["vcpu"] * decide.PROFILES["flask"].rps_per_vcpu * decide.TARGET_UTILISATION
+        peak = -(-600 // per)
+        assert kept <= decide.base_fleet(int(peak), 2) * pricing.instance_price(CAT, C.CLOUD_AWS, plan.configuration.region, other) + 0.01, other
+    assert vm.max_count // decide.SURGE_FACTOR > vm.min_count >= 2  # it scales out for the peak
+    assert plan.reason.count("asked for explicitly") == 1, plan.reason
+
+
+def test_at_the_same_cost_an_autoscaling_group_takes_the_smaller_type():
+    # 400 requests/s of Flask at the peak: 5 x t3.large or 3 x t3.xlarge. An autoscaling group
+    # keeps 2 of the first or 1 of the second, the same bill: the smaller type scales in smaller steps.
+    files = {"requirements.txt": "flask\n", "app.py": "from flask import Flask\napp = Flask(__name__)\n"}
+    group = plan_for(files, "on a VM, 400 requests per second, autoscaling, 3 GB of memory").configuration.vm
+    assert (group.instance_type, group.min_count, group.max_count // decide.SURGE_FACTOR) == ("t3.large", 2, 5)

@@ -396,13 +396,22 @@ def _cheapest_fleet(ctx: Context, ladder: list[str], smallest: str, count: int) 
     types from `smallest` (the one that holds the working set) up. Larger types only when the
     fleet costs no more: fewer instances are simpler to run, but general-purpose ladders add memory
     faster than vCPUs (t3.medium, t3.large: 2 vCPUs each, the second at twice the price), so
-    stepping up for CPU alone would buy memory nobody uses."""
+    stepping up for CPU alone would buy memory nobody uses. Costed as the plan is priced: a fixed
+    fleet at its peak count, an autoscaling group at the minimum it keeps (`base_fleet`), where
+    smaller types keep a smaller share of the peak running (8 x t3.large keep 3, 2 x t3.2xlarge
+    keep 2, four times the memory)."""
+    floor = 2 if ctx.req.high_availability else 1
+
     def fleet(name: str) -> tuple[float, int, float, str]:
         per = (ctx.catalogue.spec(ctx.cloud, name) or {"vcpu": 1})["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
         n = max(1, math.ceil(ctx.rps / per))
-        return n * pricing.instance_price(ctx.catalogue, ctx.cloud, ctx.region, name), n, per, name
+        running = base_fleet(n, floor) if ctx.req.autoscaling and not ctx.req.node_count else max(n, floor)
+        return running * pricing.instance_price(ctx.catalogue, ctx.cloud, ctx.region, name), n, per, name
     options = [fleet(name) for name in ladder[ladder.index(smallest):]]
-    _cost, n, per, name = min(options, key=lambda o: (round(o[0], 2), o[1]))
+    # At the same cost a fixed fleet takes fewer, larger instances (fewer to run); an autoscaling
+    # group the smaller type: it scales in smaller steps, so it idles less after each step out.
+    scaling = ctx.req.autoscaling and not ctx.req.node_count
+    _cost, n, per, name = min(options, key=lambda o: (round(o[0], 2), -o[1] if scaling else o[1]))
     return name, n, per
 
 
@@ -832,7 +841,8 @@ def _choose(ctx: Context, candidates: dict[int, Candidate], asked: int, quiet: b
             risks = [con for con in wanted.cons if con.startswith("anti-pattern")]
             if risks and not quiet:
                 ctx.warnings.append(f"{STRATEGY_NAMES[asked]} was asked for despite: {'; '.join(risks)}")
-            wanted.pros.insert(0, "asked for explicitly")
+            if "asked for explicitly" not in wanted.pros:  # chosen twice (plan, baseline) when nothing was retrieved
+                wanted.pros.insert(0, "asked for explicitly")
             return wanted
         if not quiet:
             ctx.warnings.append(f"{STRATEGY_NAMES[asked]} was asked for but is not possible ({'; '.join(wanted.blockers)}); "
