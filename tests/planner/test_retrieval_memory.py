@@ -121,8 +121,13 @@ def test_memory_scale_needs_agreement_and_is_bounded():
     bounds = [(heavy[0], 0.6, 2.5, True), *[(r, 0.5, 1.0, False) for r in light]]
     assert retrieval.memory_scale(bounds)[0] == pytest.approx(2.5)
     # The largest scale the evidence agrees on; noise under MIN_MEMORY_SCALE is not a lesson.
+    # Evidence as strong for a larger scale as against it: the larger (an out-of-memory failure is
+    # an outage, one size up is money)...
     both = [(heavy[0], 0.6, 2.5, True), (heavy[1], 0.6, 1.8, True)]
-    assert retrieval.memory_scale(both) == (pytest.approx(1.8), heavy)  # 1.8 contradicts 2.5, both show 1.8
+    assert retrieval.memory_scale(both) == (pytest.approx(2.5), [heavy[0]])
+    # ...stronger against it: the scale both show.
+    outweighed = [(heavy[0], 0.6, 2.5, True), (heavy[1], 0.7, 1.8, True)]
+    assert retrieval.memory_scale(outweighed) == (pytest.approx(1.8), heavy)
     assert retrieval.memory_scale([(heavy[0], 0.9, 1.1, True)])[0] == 1.0
     assert retrieval.memory_scale([(heavy[0], 0.9, 40.0, True)])[0] == retrieval.MAX_MEMORY_SCALE
 

@@ -330,8 +330,10 @@ def memory_scale(observations: list[Observation]) -> tuple[float, list[rag_pb2.R
     scale (`assess`: when kin exist, only theirs). A scale r is supported by the deployments that
     needed at least r (failures' lower bounds, successes' observed peaks) and contradicted by
     well-rated successes observed clearly below it (under SCALE_CONTRADICTION x r); it holds when
-    support - contradiction reaches THRESHOLD, like a memory floor. Capped at MAX_MEMORY_SCALE; 1
-    below MIN_MEMORY_SCALE.
+    the support reaches THRESHOLD and is at least the contradiction. Safety first, unlike a floor's
+    net rule: when apps with this toolbox disagree as strongly (one ran out of memory at 3x the
+    profile, another ran at 1.4x), planning for the larger working set risks one size of money,
+    the smaller an outage. Capped at MAX_MEMORY_SCALE; 1 below MIN_MEMORY_SCALE.
     """
     best, shown = 1.0, []
     for _result, _weight, candidate, _exact in observations:
@@ -340,7 +342,7 @@ def memory_scale(observations: list[Observation]) -> tuple[float, list[rag_pb2.R
         support = sum(w for _r, w, scale, _e in observations if scale >= candidate)
         contra = sum(w for r, w, scale, exact in observations
                      if exact and scale < SCALE_CONTRADICTION * candidate and rating(r.record) >= 0.5)
-        if support - contra >= THRESHOLD:
+        if support >= THRESHOLD and support >= contra:
             best = candidate
             shown = [r for r, _w, scale, _e in observations if scale >= candidate]
     return min(best, MAX_MEMORY_SCALE), shown
