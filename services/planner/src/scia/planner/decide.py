@@ -401,16 +401,16 @@ def _cheapest_fleet(ctx: Context, ladder: list[str], smallest: str, count: int) 
     smaller types keep a smaller share of the peak running (8 x t3.large keep 3, 2 x t3.2xlarge
     keep 2, four times the memory)."""
     floor = 2 if ctx.req.high_availability else 1
+    scaling = ctx.req.autoscaling and not ctx.req.node_count
 
     def fleet(name: str) -> tuple[float, int, float, str]:
         per = (ctx.catalogue.spec(ctx.cloud, name) or {"vcpu": 1})["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
         n = max(1, math.ceil(ctx.rps / per))
-        running = base_fleet(n, floor) if ctx.req.autoscaling and not ctx.req.node_count else max(n, floor)
+        running = base_fleet(n, floor) if scaling else max(n, floor)
         return running * pricing.instance_price(ctx.catalogue, ctx.cloud, ctx.region, name), n, per, name
     options = [fleet(name) for name in ladder[ladder.index(smallest):]]
     # At the same cost a fixed fleet takes fewer, larger instances (fewer to run); an autoscaling
     # group the smaller type: it scales in smaller steps, so it idles less after each step out.
-    scaling = ctx.req.autoscaling and not ctx.req.node_count
     _cost, n, per, name = min(options, key=lambda o: (round(o[0], 2), -o[1] if scaling else o[1]))
     return name, n, per
 
@@ -841,7 +841,7 @@ def _choose(ctx: Context, candidates: dict[int, Candidate], asked: int, quiet: b
             risks = [con for con in wanted.cons if con.startswith("anti-pattern")]
             if risks and not quiet:
                 ctx.warnings.append(f"{STRATEGY_NAMES[asked]} was asked for despite: {'; '.join(risks)}")
-            if "asked for explicitly" not in wanted.pros:  # chosen twice (plan, baseline) when nothing was retrieved
+            if not quiet:  # a quiet choice (the baseline's, maybe the same candidate) only compares
                 wanted.pros.insert(0, "asked for explicitly")
             return wanted
         if not quiet:
