@@ -133,14 +133,18 @@ CREATE_DEPLOYMENT = """
 mutation ($ns: String!, $name: String!, $spec: DeploymentSpecInput!) {
   createDeployment(namespace: $ns, name: $name, spec: $spec) { deployment { id phase } errors { code field message } }
 }"""
+# Every state the operator writes, as the web UI's live view receives it (polling could miss a
+# short phase such as Planning).
 WATCH_DEPLOYMENT = """
-query ($ns: String!, $name: String!) {
-  deployment(namespace: $ns, name: $name) {
-    phase
-    conditions { type status reason message }
-    decision { strategy confidence engine }
-    cost { estimatedMonthly budgetVerdict }
-    endpoints
+subscription ($ns: String!, $name: String!) {
+  deploymentUpdated(namespace: $ns, name: $name) {
+    deployment {
+      phase
+      conditions { type status reason message }
+      decision { strategy confidence engine }
+      cost { estimatedMonthly budgetVerdict }
+      endpoints
+    }
   }
 }"""
 
@@ -184,22 +188,58 @@ def describe_state(deployment: dict) -> str:
     return line
 
 
-async def wait_for_phase(session, url, token, phases: set[str], seen: list[str], timeout: float = 180.0) -> dict:
-    """Poll the gateway and print every change until one of `phases` is reached."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        deployment = (await graphql(session, url, token, WATCH_DEPLOYMENT, ns=NAMESPACE, name=DEPLOYMENT))["deployment"]
-        line = describe_state(deployment)
-        if not seen or seen[-1] != line:
-            seen.append(line)
-            print(line, flush=True)
-        if deployment["phase"] in phases:
-            return deployment
-        if deployment["phase"] == "Failed":
-            raise FlowError(f"the Deployment failed: {deployment['conditions']}")
-        if asyncio.get_running_loop().time() > deadline:
-            raise FlowError(f"still {deployment['phase']} after {timeout:.0f} s")
-        await asyncio.sleep(0.3)
+class PhaseWatch:
+    """The Deployment's states as the gateway's `deploymentUpdated` subscription sends them
+    (graphql-transport-ws, the web UI's live view). Opened before the Deployment is created, so
+    the first state and every later one arrive in order."""
+
+    def __init__(self, session: aiohttp.ClientSession, graphql_url: str, token: str) -> None:
+        self.session, self.url, self.token = session, graphql_url.replace("http://", "ws://", 1), token
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.seen: list[str] = []
+
+    async def __aenter__(self) -> PhaseWatch:
+        self.ws = await self.session.ws_connect(self.url, protocols=["graphql-transport-ws"])
+        await self.ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {self.token}"}})
+        ack = await self.ws.receive_json(timeout=10)
+        if ack.get("type") != "connection_ack":
+            raise FlowError(f"the gateway refused the subscription: {ack}")
+        await self.ws.send_json({"id": "watch", "type": "subscribe", "payload": {
+            "query": WATCH_DEPLOYMENT, "variables": {"ns": NAMESPACE, "name": DEPLOYMENT}}})
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+    async def until(self, phases: set[str], timeout: float = 180.0) -> dict:
+        """Print every change until one of `phases` is reached; the Deployment in that phase."""
+        assert self.ws is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise FlowError(f"no {'/'.join(sorted(phases))} phase after {timeout:.0f} s (last: {self.seen[-1:] or 'none'})")
+            try:
+                message = await self.ws.receive_json(timeout=remaining)
+            except TimeoutError:
+                continue
+            if message["type"] == "ping":
+                await self.ws.send_json({"type": "pong"})
+                continue
+            if message["type"] != "next":
+                raise FlowError(f"the subscription ended: {message}")
+            if message["payload"].get("errors"):
+                raise FlowError(f"the subscription failed: {message['payload']['errors']}")
+            deployment = message["payload"]["data"]["deploymentUpdated"]["deployment"]
+            line = describe_state(deployment)
+            if not self.seen or self.seen[-1] != line:
+                self.seen.append(line)
+                print(line, flush=True)
+            if deployment["phase"] in phases:
+                return deployment
+            if deployment["phase"] == "Failed":
+                raise FlowError(f"the Deployment failed: {deployment['conditions']}")
 
 
 async def play_crossplane(session: aiohttp.ClientSession, kubernetes_url: str, repository: str) -> list[str]:
@@ -253,33 +293,38 @@ async def deploy_through_gateway(gateway_url: str, token: str, kubernetes_url: s
             )["createCloudProvider"]
         )
         print(f"  createCloudProvider {NAMESPACE}/{PROVIDER} (aws, eu-west-3)")
-        payload_errors(
-            (
-                await graphql(
-                    session, url, token, CREATE_DEPLOYMENT, ns=NAMESPACE, name=DEPLOYMENT,
-                    spec={
-                        "repository": {"url": Path(repository).resolve().as_uri(), "subdirectory": EXAMPLE_APP},
-                        "prompt": EXAMPLE_PROMPT,
-                        "cloudProvider": PROVIDER,
-                        "region": "eu-west-3",
-                        "budget": {"maxMonthlyCost": 300, "alertThreshold": 0.8, "enforcementMode": "soft"},
-                        "policies": ["require_https", "enable_monitoring"],
-                        # HTTPS needs a name for the certificate (example.com: nothing is created here).
-                        "domainName": "shop.team-demo.example.com",
-                    },
-                )
-            )["createDeployment"]
-        )
-        print(f"  createDeployment {NAMESPACE}/{DEPLOYMENT}; the operator reconciles it:")
-        seen: list[str] = []
-        await wait_for_phase(session, url, token, {"Provisioning", "Running"}, seen)
-        if not kubernetes_url:  # a real cluster (scia-dev up --kubeconfig): its Crossplane takes over
-            print(f"  applied; Crossplane in the cluster provisions it: kubectl -n {NAMESPACE} get infrastructures.scia.io {DEPLOYMENT}")
-            return
-        for line in await play_crossplane(session, kubernetes_url, repository):
-            print(line)
-        running = await wait_for_phase(session, url, token, {"Running"}, seen)
-        print(f"  Running; endpoints: {running['endpoints'] or 'none (no real cloud behind the stand-in)'}")
+        async with PhaseWatch(session, url, token) as watch:
+            await _create_and_follow(session, url, token, watch, kubernetes_url, repository)
+
+
+async def _create_and_follow(session: aiohttp.ClientSession, url: str, token: str, watch: PhaseWatch,
+                             kubernetes_url: str, repository: str) -> None:
+    payload_errors(
+        (
+            await graphql(
+                session, url, token, CREATE_DEPLOYMENT, ns=NAMESPACE, name=DEPLOYMENT,
+                spec={
+                    "repository": {"url": Path(repository).resolve().as_uri(), "subdirectory": EXAMPLE_APP},
+                    "prompt": EXAMPLE_PROMPT,
+                    "cloudProvider": PROVIDER,
+                    "region": "eu-west-3",
+                    "budget": {"maxMonthlyCost": 300, "alertThreshold": 0.8, "enforcementMode": "soft"},
+                    "policies": ["require_https", "enable_monitoring"],
+                    # HTTPS needs a name for the certificate (example.com: nothing is created here).
+                    "domainName": "shop.team-demo.example.com",
+                },
+            )
+        )["createDeployment"]
+    )
+    print(f"  createDeployment {NAMESPACE}/{DEPLOYMENT}; the operator reconciles it:")
+    await watch.until({"Provisioning", "Running"})
+    if not kubernetes_url:  # a real cluster (scia-dev up --kubeconfig): its Crossplane takes over
+        print(f"  applied; Crossplane in the cluster provisions it: kubectl -n {NAMESPACE} get infrastructures.scia.io {DEPLOYMENT}")
+        return
+    for line in await play_crossplane(session, kubernetes_url, repository):
+        print(line)
+    running = await watch.until({"Running"})
+    print(f"  Running; endpoints: {running['endpoints'] or 'none (no real cloud behind the stand-in)'}")
 
 
 async def remembered_outcomes(target: str, uid_prefix: str = "") -> list[str]:
