@@ -221,9 +221,12 @@ class PhaseWatch:
             if remaining <= 0:
                 raise FlowError(f"no {'/'.join(sorted(phases))} phase after {timeout:.0f} s (last: {self.seen[-1:] or 'none'})")
             try:
-                message = await self.ws.receive_json(timeout=remaining)
+                received = await self.ws.receive(timeout=remaining)
             except TimeoutError:
                 continue
+            if received.type != aiohttp.WSMsgType.TEXT:
+                raise FlowError(f"the gateway closed the subscription ({received.type.name})")
+            message = received.json()
             if message["type"] == "ping":
                 await self.ws.send_json({"type": "pong"})
                 continue
