@@ -182,7 +182,7 @@ def payload_errors(payload: dict) -> None:
 
 def describe_state(deployment: dict) -> str:
     conditions = ", ".join(f"{c['type']}={c['status']}" for c in deployment["conditions"])
-    line = f"  phase {deployment['phase']:<12} {conditions}"
+    line = f"  phase {deployment['phase']:<12} {conditions}".rstrip()
     if deployment["decision"] and deployment["cost"] and deployment["cost"]["estimatedMonthly"] is not None:
         line += f"  [{deployment['decision']['strategy']}, ${deployment['cost']['estimatedMonthly']:.2f}/month]"
     return line
