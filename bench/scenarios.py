@@ -889,8 +889,10 @@ _WHERE = (" Use {cloud} in {region}.", " Region {region} on {cloud}.", " Host it
 
 def _prompt(rng: random.Random, app: App, intent: Intent) -> str:
     _, what, _ = next(d for d in DOMAINS if d[0] == app.domain)
-    users, rps = TRAFFIC[intent.traffic]
-    n = int(users * rng.choice((0.5, 1, 2, 3)))
+    # The prompt states the load the world simulates: the tier's own users and requests/s. (It
+    # used to state 0.5-3x the tier's users while the world simulated the tier: "90000 concurrent
+    # users" ran at 30,000 users' 600 requests/s, "1000 users" at 2,000 users' memory.)
+    n, rps = TRAFFIC[intent.traffic]
     words = {
         "what": what,
         "stack": "a static site" if app.framework == "static" else f"{app.framework} on {app.language}",

@@ -4,6 +4,7 @@ with its simulated world (the benchmarks' numbers are only as good as these prop
 from __future__ import annotations
 
 import collections
+import re
 
 import pytest
 from scia.rag.ranking import record_text
@@ -299,3 +300,15 @@ def test_a_recurring_stream_deploys_earlier_apps_again_with_new_intents():
     fresh = [(i, s) for i, s in enumerate(items) if (i, s) not in again]
     assert all(s == generator.scenario(i) for i, s in fresh)
     assert len({s.key for s in items}) == 300
+
+
+def test_a_prompt_states_the_load_the_world_simulates():
+    # A number of users or requests/s in the prompt is the traffic tier's own: the world simulates
+    # the tier, so stating 3x its users ("90000 concurrent users") would be a load it never sends.
+    stated = 0
+    for scenario in ScenarioGenerator(seed=7).scenarios(300):
+        users, rps = scenarios.TRAFFIC[scenario.intent.traffic]
+        for number, unit in re.findall(r"(\d+) (users|concurrent users|daily users|requests per second)", scenario.intent.prompt):
+            stated += 1
+            assert int(number) == (rps if unit == "requests per second" else users), scenario.intent.prompt
+    assert stated >= 100
