@@ -71,6 +71,19 @@ def test_bursts_without_autoscaling_teach_autoscaling():
     assert any(c.influence == "requirement learned: autoscaling" for c in after.citations)
 
 
+def test_autoscaling_is_learned_on_less_evidence_than_a_second_instance():
+    # A weak lesson (0.3 net, under the 0.35 a second instance needs) is enough for autoscaling,
+    # cheap insurance, but not for high availability, which doubles the compute.
+    weak = 0.3
+    bursts = past("burst", common_pb2.OUTCOME_DEGRADED, reason=BURSTS, score=weak)
+    saturated = past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED, score=weak)
+    for result, need in ((bursts, "autoscaling"), (saturated, "high_availability")):
+        support, contra = retrieval.assess([result], APP, CAT, rps=20).need_balance[need]
+        assert retrieval.NEED_THRESHOLDS["autoscaling"] <= support - contra < retrieval.NEED_THRESHOLDS["high_availability"]
+    assert set(retrieval.assess([bursts], APP, CAT, rps=20).needs) == {"autoscaling"}
+    assert not retrieval.assess([saturated], APP, CAT, rps=20).needs
+
+
 def test_similar_successes_on_one_instance_contradict_the_lesson():
     failure = past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED)
     fine = [past(f"ok{i}", common_pb2.OUTCOME_SUCCESS, up=2) for i in range(2)]
