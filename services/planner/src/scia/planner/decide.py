@@ -352,7 +352,7 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
         notes.append(f"autoscaling group {minimum}-{maximum}")
     elif ctx.req.autoscaling:
         peak = count
-        count = minimum = base_fleet(peak, 2 if ctx.req.high_availability else 1)
+        count = minimum = instances_kept(ctx, peak)
         maximum = surge_fleet(peak, minimum)
         notes.append(f"autoscaling group {minimum}-{maximum}: {minimum} for the ordinary load, {peak} at the peak, "
                      f"room for surges (priced at {minimum})")
@@ -379,6 +379,14 @@ def base_fleet(peak: int, floor: int) -> int:
     return max(floor, math.ceil(peak / PEAK_TO_ORDINARY_LOAD))
 
 
+def instances_kept(ctx: Context, peak: int) -> int:
+    """Instances a VM fleet that serves `peak` with that many keeps running, and is billed for: an
+    autoscaling group its `base_fleet`, a fixed fleet all of them; two at least with high
+    availability. (A count the request fixes replaces either.)"""
+    floor = 2 if ctx.req.high_availability else 1
+    return base_fleet(peak, floor) if ctx.req.autoscaling and not ctx.req.node_count else max(peak, floor)
+
+
 def surge_fleet(peak: int, minimum: int) -> int:
     """An autoscaling fleet's maximum: twice what the peak needs, at least two above its minimum."""
     return max(peak * SURGE_FACTOR, minimum + 2)
@@ -397,20 +405,17 @@ def _cheapest_fleet(ctx: Context, ladder: list[str], smallest: str, count: int) 
     fleet costs no more: fewer instances are simpler to run, but general-purpose ladders add memory
     faster than vCPUs (t3.medium, t3.large: 2 vCPUs each, the second at twice the price), so
     stepping up for CPU alone would buy memory nobody uses. Costed as the plan is priced: a fixed
-    fleet at its peak count, an autoscaling group at the minimum it keeps (`base_fleet`), where
+    fleet at its peak count, an autoscaling group at the minimum it keeps (`instances_kept`), where
     smaller types keep a smaller share of the peak running (8 x t3.large keep 3, 2 x t3.2xlarge
     keep 2, four times the memory)."""
-    floor = 2 if ctx.req.high_availability else 1
-    scaling = ctx.req.autoscaling and not ctx.req.node_count
-
     def fleet(name: str) -> tuple[float, int, float, str]:
         per = (ctx.catalogue.spec(ctx.cloud, name) or {"vcpu": 1})["vcpu"] * ctx.profile.rps_per_vcpu * TARGET_UTILISATION
         n = max(1, math.ceil(ctx.rps / per))
-        running = base_fleet(n, floor) if scaling else max(n, floor)
-        return running * pricing.instance_price(ctx.catalogue, ctx.cloud, ctx.region, name), n, per, name
+        return instances_kept(ctx, n) * pricing.instance_price(ctx.catalogue, ctx.cloud, ctx.region, name), n, per, name
     options = [fleet(name) for name in ladder[ladder.index(smallest):]]
     # At the same cost a fixed fleet takes fewer, larger instances (fewer to run); an autoscaling
     # group the smaller type: it scales in smaller steps, so it idles less after each step out.
+    scaling = ctx.req.autoscaling and not ctx.req.node_count
     _cost, n, per, name = min(options, key=lambda o: (round(o[0], 2), -o[1] if scaling else o[1]))
     return name, n, per
 
