@@ -327,7 +327,7 @@ def learnability(items: Sequence[Scenario], baseline: Sequence[Step], start: int
         if scenario.family == "standard":
             learnable += 1
             continue
-        if any(p.app.key == scenario.app.key for p in items[:index]):
+        if scenarios.deployed_before(items, index):
             learnable += 1
             continue
         mine = {d[0] for d in scenario.app.dependencies} & signatures.get(scenario.family, set())
@@ -533,7 +533,7 @@ def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Pat
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     if runs["recurring"]:
-        again = sum(1 for i, s in enumerate(recurring_items) if any(p.app.key == s.app.key for p in recurring_items[:i]))
+        again = sum(1 for i in range(len(recurring_items)) if scenarios.deployed_before(recurring_items, i))
         results["recurring"] = {
             "share": scenarios.RECURRING_SHARE, "repeats": again,
             "with_retrieval": report(runs["recurring"]["with"]), "without_retrieval": report(runs["recurring"]["without"]),

@@ -919,6 +919,11 @@ def _dns_name(text: str) -> str:
 
 # In `recurring_scenarios`, the share of deployments that are an earlier app's new deployment.
 RECURRING_SHARE = 1 / 3
+
+
+def deployed_before(items: Sequence[Scenario], index: int) -> bool:
+    """Whether the app of `items[index]` was deployed earlier in the stream."""
+    return any(p.app.key == items[index].app.key for p in items[:index])
 # Where history starts; records are dated from here, so the same seed gives the same records.
 EPOCH = datetime(2025, 12, 1, tzinfo=UTC)
 # History shape: records per distinct app codebase, and intents (environments) per app.

@@ -196,7 +196,7 @@ class PhaseWatch:
     def __init__(self, session: aiohttp.ClientSession, graphql_url: str, token: str) -> None:
         self.session, self.url, self.token = session, graphql_url.replace("http://", "ws://", 1), token
         self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.seen: list[str] = []
+        self.last = ""  # the last state printed
 
     async def __aenter__(self) -> PhaseWatch:
         self.ws = await self.session.ws_connect(self.url, protocols=["graphql-transport-ws"])
@@ -219,7 +219,7 @@ class PhaseWatch:
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
-                raise FlowError(f"no {'/'.join(sorted(phases))} phase after {timeout:.0f} s (last: {self.seen[-1:] or 'none'})")
+                raise FlowError(f"no {'/'.join(sorted(phases))} phase after {timeout:.0f} s (last: {self.last.strip() or 'none'})")
             try:
                 received = await self.ws.receive(timeout=remaining)
             except TimeoutError:
@@ -236,8 +236,8 @@ class PhaseWatch:
                 raise FlowError(f"the subscription failed: {message['payload']['errors']}")
             deployment = message["payload"]["data"]["deploymentUpdated"]["deployment"]
             line = describe_state(deployment)
-            if not self.seen or self.seen[-1] != line:
-                self.seen.append(line)
+            if line != self.last:
+                self.last = line
                 print(line, flush=True)
             if deployment["phase"] in phases:
                 return deployment
