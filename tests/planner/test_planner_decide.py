@@ -296,6 +296,39 @@ def test_well_rated_success_pulls_toward_its_size():
     assert plan_for(FASTAPI, "on a VM", retrieved=[disliked]).configuration.vm.instance_type == "t3.micro"
 
 
+def test_a_pull_toward_a_larger_size_never_breaks_the_budget():
+    success = past("good", S.STRATEGY_VM, common_pb2.OUTCOME_SUCCESS, score=0.9, instance="t3.small", up=5)
+    free = plan_for(FASTAPI, "on a VM", retrieved=[success])
+    assert free.configuration.vm.instance_type == "t3.small"
+    # A budget between the two: the pull is a preference, the budget a constraint.
+    budget = (plan_for(FASTAPI, "on a VM").cost.monthly_total_usd + free.cost.monthly_total_usd) / 2
+    held = plan_for(FASTAPI, f"on a VM, budget ${budget:.2f} per month", retrieved=[success])
+    assert held.configuration.vm.instance_type == "t3.micro" and held.cost.monthly_total_usd <= budget
+    assert held.budget.status != common_pb2.BudgetVerdict.STATUS_OVER
+
+
+def test_the_trade_offs_state_the_cost_of_the_plan_after_a_pull():
+    # Over a tiny budget, a pull to a cheaper size is taken; the trade-off names the new cost.
+    success = past("good", S.STRATEGY_VM, common_pb2.OUTCOME_SUCCESS, score=0.9, instance="t3.micro", up=5)
+    plan = plan_for(FLASK, "on a VM, budget $5 per month", retrieved=[success])
+    assert plan.citations[0].influence == "t3.small -> t3.micro"
+    assert f"${plan.cost.monthly_total_usd:,.0f}/month is over the $5 budget" in plan.reason
+    assert plan.reason.count("over the $5 budget") == 1
+
+
+def test_the_instance_holds_the_working_set_the_planner_expects_worker_included():
+    # size_vm and the working-set model that learns from observed memory are one rule: the chosen
+    # instance holds (by the headroom rule) what `expected_working_set_mb` says the app uses,
+    # a worker process beside the web process included.
+    worker = {**FASTAPI, "worker.py": "from celery import Celery\napp = Celery()\n", "requirements.txt": "fastapi\nuvicorn\ncelery\n"}
+    for files in (FASTAPI, FLASK, worker):
+        for prompt in ("on a VM, 2 rps", "on a VM, 60 rps", "on a VM, 300 rps"):
+            plan = plan_for(files, prompt)
+            app = analyze_files(RepoFiles.from_dict(files)).applications[0]
+            memory_gb = CAT.memory_gb(C.CLOUD_AWS, plan.configuration.vm.instance_type)
+            assert decide.vm_holds_mb(memory_gb) >= decide.expected_working_set_mb(app, plan.requirements), (files, prompt)
+
+
 def test_serverless_memory_failure_raises_function_memory():
     files = {"requirements.txt": "fastapi\n", "main.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
     before = plan_for(files, "serverless")

@@ -311,9 +311,7 @@ def size_vm(ctx: Context, floor_gb: float = 0.0, preferred: str = "") -> tuple[c
     gpu = ctx.trait(TraitKind.TRAIT_KIND_GPU)
     # Headroom: the OS and the cloud's agents (SSM, logs, metrics) take ~0.5 GB; +50% for the
     # page cache, peaks and a deploy that starts the new process before stopping the old one.
-    need = ctx.memory_mb * VM_HEADROOM + VM_OS_MB
-    if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER):
-        need += ctx.memory_mb * 0.5  # a worker process beside the web process
+    need = _vm_working_set_mb(ctx) * VM_HEADROOM + VM_OS_MB
     learned_limit = bool(ctx.vm_max_utilisation) and _vm_minimum_mb(ctx) > need
     need = max(need, _vm_minimum_mb(ctx))
     override = _override_type(ctx)
@@ -395,8 +393,13 @@ def surge_fleet(peak: int, minimum: int) -> int:
 def _vm_minimum_mb(ctx: Context) -> float:
     """The least VM memory that holds the working set (a worker's included): the process + 256 MB,
     or as much as keeps it under a learned utilisation limit."""
-    working = ctx.memory_mb * (1.5 if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER) else 1.0)
+    working = _vm_working_set_mb(ctx)
     return max(ctx.memory_mb + 256, working / ctx.vm_max_utilisation if ctx.vm_max_utilisation else 0.0)
+
+
+def _vm_working_set_mb(ctx: Context) -> float:
+    """The working set of one VM instance: the web process, and a worker process beside it (+50%)."""
+    return ctx.memory_mb * (1.5 if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER) else 1.0)
 
 
 def _cheapest_fleet(ctx: Context, ladder: list[str], smallest: str, count: int) -> tuple[str, int, float]:
@@ -746,7 +749,7 @@ def make_plan(
                 # More over, more penalty: when nothing fits, the least over the budget is preferred.
                 # 0.2, +0.1 per doubling over it, at most 0.6.
                 penalty = min(0.6, 0.2 + 0.1 * math.log2(c.cost.monthly_total_usd / ctx.budget))
-                c.adjust(-penalty, f"${c.cost.monthly_total_usd:,.0f}/month is over the ${ctx.budget:,.0f} budget")
+                c.adjust(-penalty, _over_budget(ctx, c))
     if memory:
         for strategy, (delta, why) in memory.strategy_delta.items():
             if abs(delta) >= 0.01:
@@ -892,18 +895,35 @@ def _size_citations(ctx: Context, before: Candidate, after: Candidate, memory: r
         floor = memory.memory_floor_gb.get(strategy, 0.0)
         minimum_mb = _vm_minimum_mb(ctx) if strategy == VM else ctx.memory_mb + 256
         if target != old and target_gb > floor and target_gb * 1024 >= minimum_mb and abs(_ladder_distance(ctx, old, target)) == 1:
+            pulled = dataclasses.replace(after, configuration=common_pb2.Configuration(), cost=common_pb2.CostEstimate())
+            pulled.configuration.CopyFrom(after.configuration)
             if strategy == VM:
                 vm, notes = size_vm(ctx, preferred=target)
-                after.configuration.vm.CopyFrom(vm)
+                pulled.configuration.vm.CopyFrom(vm)
             else:
                 k8s, notes = size_kubernetes(ctx, preferred=target)
-                after.configuration.kubernetes.CopyFrom(k8s)
+                pulled.configuration.kubernetes.CopyFrom(k8s)
+            price(ctx, pulled)
+            cost, before_cost = pulled.cost.monthly_total_usd, after.cost.monthly_total_usd
+            if ctx.budget and cost > before_cost and cost > ctx.budget:
+                # A pull is a preference (similar apps ran well there), the budget a constraint.
+                return citations
+            before_note = _over_budget(ctx, after)
+            after.configuration.CopyFrom(pulled.configuration)
+            after.cost.CopyFrom(pulled.cost)
             after.sizing_notes = notes
-            price(ctx, after)
+            if before_note in after.cons:  # the trade-off states the cost the plan has now
+                after.cons.remove(before_note)
+                if ctx.budget and cost > ctx.budget:
+                    after.cons.append(_over_budget(ctx, after))
             influence = f"{old} -> {target}"
             sentences.append(f"{retrieval.describe(records)} -> {target} instead of {old}")
             citations += retrieval.cite(records, influence)
     return citations
+
+
+def _over_budget(ctx: Context, c: Candidate) -> str:
+    return f"${c.cost.monthly_total_usd:,.0f}/month is over the ${ctx.budget:,.0f} budget"
 
 
 def _memory_of(ctx: Context, strategy: int, config: common_pb2.Configuration) -> float:
