@@ -72,7 +72,7 @@ QUERIES = 200  # held-out queries for recall (SQL only: cheap)
 LATENCY_CALLS = int(os.environ.get("SCIA_BENCH_RAG_CALLS", "100"))
 CE_CALLS = int(os.environ.get("SCIA_BENCH_RAG_CE_CALLS", "30"))
 # Cross-encoder training queries (x ~6 pairs each) and the NDCG set's size.
-TRAIN_QUERIES = int(os.environ.get("SCIA_BENCH_RAG_TRAIN_QUERIES", "300"))
+TRAIN_QUERIES = int(os.environ.get("SCIA_BENCH_RAG_TRAIN_QUERIES", "600"))
 TRAIN_EPOCHS = int(os.environ.get("SCIA_BENCH_RAG_TRAIN_EPOCHS", "2"))
 # Transformer layers kept of MiniLM-L6 (docs/benchmarks.md: latency and NDCG by layers).
 TRAIN_LAYERS = int(os.environ.get("SCIA_BENCH_RAG_TRAIN_LAYERS", "2"))
