@@ -242,7 +242,8 @@ def past(record_id: str, strategy: int, outcome: int, *, score: float, reason: s
 def test_an_out_of_memory_failure_sizes_up_and_is_cited():
     before = plan_for(FASTAPI, "on a VM")
     assert before.configuration.vm.instance_type == "t3.micro"
-    failure = past("r1", S.STRATEGY_VM, common_pb2.OUTCOME_FAILED, score=0.82, reason="OOMKilled: out of memory", instance="t3.micro")
+    failure = past("r1", S.STRATEGY_VM, common_pb2.OUTCOME_FAILED, score=0.82, reason="OOMKilled: out of memory",
+                   instance="t3.micro", framework="fastapi")
     after = plan_for(FASTAPI, "on a VM", retrieved=[failure])
     assert after.configuration.vm.instance_type == "t3.small"
     citation = after.citations[0]

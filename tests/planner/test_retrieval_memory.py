@@ -97,14 +97,37 @@ def test_observed_scale_of_a_success_is_exact_and_of_an_out_of_memory_failure_a_
     oom = past("f", "t3.small", outcome=common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small").record
     scale, exact = retrieval.observed_scale(oom, 2, 512, decide.vm_holds_mb)
     assert not exact and scale == pytest.approx(decide.vm_holds_mb(2) / 512)
-    # What the failure's metrics show counts when it is more than the instance's rule says.
+    # With metrics, what the failure really used: more than the instance's rule says...
     oom.metrics.memory_utilization = 0.9
     assert retrieval.observed_scale(oom, 2, 512, decide.vm_holds_mb)[0] == pytest.approx(0.9 * 2048 / 512)
+    # ...or less: it died under what the rule says a 2 GB VM holds. That is a lesson about how
+    # full instances may run (`vm_utilisation_limit`), not a larger working set as well.
+    oom.metrics.memory_utilization = 0.4
+    assert retrieval.observed_scale(oom, 2, 512, decide.vm_holds_mb)[0] == pytest.approx(0.4 * 2048 / 512)
     # Nothing to say: no metrics on a success, another failure, no expectation.
     assert retrieval.observed_scale(past("n", "t3.small").record, 2, 512, decide.vm_holds_mb) == (0.0, False)
     crash = past("c", "t3.small", outcome=common_pb2.OUTCOME_FAILED, reason="crash loop").record
     assert retrieval.observed_scale(crash, 2, 512, decide.vm_holds_mb) == (0.0, False)
     assert retrieval.observed_scale(success, 4, 0, decide.vm_holds_mb) == (0.0, False)
+
+
+def test_a_memory_floor_transfers_from_apps_expected_to_need_no_more():
+    # A neighbour that ran out of memory on a t3.small at 50 requests/s (expected 1 GB) says a
+    # t3.small is too small for this app at 50 requests/s, not at 5 (expected 512 MB): there its
+    # working-set scale speaks, which accounts for the load.
+    heavier = past("oom", "t3.small", outcome=common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small",
+                   users=5000, utilisation=0.8)
+    same_load = retrieval.assess([heavier], APP, CAT, rps=50, model=decide.WORKING_SET_MODEL)
+    assert same_load.memory_floor_gb == {S.STRATEGY_VM: 2.0}
+    lighter = retrieval.assess([heavier], APP, CAT, rps=5, model=decide.WORKING_SET_MODEL)
+    assert S.STRATEGY_VM not in lighter.memory_floor_gb
+    assert lighter.memory_scale == pytest.approx(0.8 * 2048 / 1024)
+    # A worker beside the web process is more memory expected, too.
+    worker = past("w", "t3.small", outcome=common_pb2.OUTCOME_FAILED, reason="OOMKilled on t3.small", utilisation=0.55)
+    worker.record.analysis.applications[0].traits.add(kind=common_pb2.TRAIT_KIND_BACKGROUND_WORKER)
+    assert S.STRATEGY_VM not in retrieval.assess([worker], APP, CAT, rps=5, model=decide.WORKING_SET_MODEL).memory_floor_gb
+    # Without the working-set model (no expectation to compare), every failure is a floor.
+    assert retrieval.assess([heavier], APP, CAT, rps=5).memory_floor_gb == {S.STRATEGY_VM: 2.0}
 
 
 def test_memory_scale_needs_agreement_and_is_bounded():

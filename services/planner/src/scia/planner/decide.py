@@ -124,13 +124,7 @@ def vm_holds_mb(memory_gb: float) -> float:
     return max(0.0, (memory_gb * 1024 - VM_OS_MB) / VM_HEADROOM)
 
 
-def _record_working_set_mb(record: common_pb2.DeploymentRecord) -> float:
-    if not record.analysis.applications:
-        return 0.0
-    return expected_working_set_mb(record.analysis.applications[0], record.plan.requirements)
-
-
-WORKING_SET_MODEL = retrieval.WorkingSetModel(expected_mb=_record_working_set_mb, vm_holds_mb=vm_holds_mb)
+WORKING_SET_MODEL = retrieval.WorkingSetModel(expected_mb=expected_working_set_mb, vm_holds_mb=vm_holds_mb)
 
 
 def profile_for(app: common_pb2.Application) -> tuple[str, Profile]:

@@ -307,8 +307,12 @@ def observed_scale(record: common_pb2.DeploymentRecord, memory_gb: float, expect
     deployment, from what it ran on; (0, False) when nothing can be said.
 
     A success's observed peak memory (metrics.memory_utilization of the instance) is its working
-    set: exact. An out-of-memory failure shows at least the larger of its observed peak and what
-    the planner's own headroom rule says that instance holds (it ran out of it): a lower bound.
+    set: exact. An out-of-memory failure shows at least its observed peak (a lower bound), or
+    without metrics what the planner's own headroom rule says that instance holds. Not the larger
+    of the two: an instance that died below what the headroom rule says it holds shows that
+    instances here hold less (`vm_utilisation_limit` learns that); reading it as a larger working
+    set too counted the same failure twice (a FastAPI app that died at 51% of 4 GB, 2.1 GB, read
+    as 2.4 GB and then planned at most 46% full: 8 GB for its 1.4 GB).
     Why a ratio rather than a size: it transfers across loads and frameworks (the working set grows
     with the load, and an app whose toolbox doubles its memory doubles it at any load), so one
     lesson sizes the next app straight to the size the evidence supports, where a floor only moves
@@ -319,7 +323,7 @@ def observed_scale(record: common_pb2.DeploymentRecord, memory_gb: float, expect
     observed = record.metrics.memory_utilization * memory_gb * 1024 if record.HasField("metrics") else 0.0
     failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
     if failed and MEMORY_FAILURE.search(record.outcome_reason):
-        return max(observed, vm_holds_mb(memory_gb)) / expected_mb, False
+        return (observed or vm_holds_mb(memory_gb)) / expected_mb, False
     if record.outcome == Outcome.OUTCOME_SUCCESS and 0 < record.metrics.memory_utilization < 1:
         return observed / expected_mb, True
     return 0.0, False
@@ -413,11 +417,17 @@ def describe_record(result: rag_pb2.RetrievedDeployment, catalogue: Catalogue | 
 @dataclass(frozen=True)
 class WorkingSetModel:
     """The planner's memory model, for reading other deployments' observed memory
-    (`observed_scale`): the working set it expects of a record's app at the record's load (MB, 0
-    when unknown), and how much working set a VM of a given memory holds (MB)."""
+    (`observed_scale`): the working set it expects of an application under requirements (MB),
+    and how much working set a VM of a given memory holds (MB)."""
 
-    expected_mb: Callable[[common_pb2.DeploymentRecord], float]
+    expected_mb: Callable[[common_pb2.Application, common_pb2.Requirements], float]
     vm_holds_mb: Callable[[float], float]
+
+    def expected_of(self, record: common_pb2.DeploymentRecord) -> float:
+        """The working set expected of a record's app at the record's load (0 when unknown)."""
+        if not record.analysis.applications:
+            return 0.0
+        return self.expected_mb(record.analysis.applications[0], record.plan.requirements)
 
 
 def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Application, catalogue: Catalogue,
@@ -446,6 +456,8 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
     need_contra: dict[str, float] = defaultdict(float)
     need_records: dict[str, list[Weighted]] = defaultdict(list)
     scales: list[Observation] = []
+    # The working set this app is expected to have: what a memory floor's failures are compared with.
+    mine_mb = model.expected_mb(app, common_pb2.Requirements(expected_rps=rps)) if model else 0.0
     oom_utilisation: list[tuple[rag_pb2.RetrievedDeployment, float]] = []
     ok_utilisation: list[float] = []
     for result, weight in weights:
@@ -453,8 +465,9 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         strategy = record.plan.strategy
         label, memory_gb = size_of(record, catalogue)
         failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
+        scale = 0.0
         if model is not None and strategy == Strategy.STRATEGY_VM:
-            scale, exact = observed_scale(record, memory_gb, model.expected_mb(record), model.vm_holds_mb)
+            scale, exact = observed_scale(record, memory_gb, model.expected_of(record), model.vm_holds_mb)
             if scale > 0:
                 # A working set is the app's own: weighed by kinship both ways (failures of apps
                 # without this toolbox count less too, unlike a floor at their size, which is
@@ -506,7 +519,12 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
                 need_contra["autoscaling"] += weight * load
         # Memory grows with load: an out-of-memory failure under a very different load is weaker evidence.
         if failed and MEMORY_FAILURE.search(record.outcome_reason):
-            oom[strategy].append((result, weight * severity * load, memory_gb))
+            # A floor transfers a fortiori: an app expected to need no more than this one ran out
+            # of memory at that size. One expected to need more (a worker beside it, a heavier
+            # load) teaches through its working-set scale above, which accounts for the difference;
+            # as a floor it moved light apps a size up for a heavier neighbour's failure.
+            if not scale or model.expected_of(record) <= mine_mb:
+                oom[strategy].append((result, weight * severity * load, memory_gb))
         elif failed and capacity_lesson and strategy != Strategy.STRATEGY_SERVERLESS:
             # One VM or one pod too few is a lesson about the count (a learned need, above), not
             # about the strategy: counting it against VMs too would send the next plan to
