@@ -889,7 +889,7 @@ def _size_citations(ctx: Context, before: Candidate, after: Candidate, memory: r
         floor = memory.memory_floor_gb.get(strategy, 0.0)
         minimum_mb = _vm_minimum_mb(ctx) if strategy == VM else ctx.memory_mb + 256
         if target != old and target_gb > floor and target_gb * 1024 >= minimum_mb and abs(_ladder_distance(ctx, old, target)) == 1:
-            pulled = dataclasses.replace(after, configuration=common_pb2.Configuration(), cost=common_pb2.CostEstimate())
+            pulled = dataclasses.replace(after, configuration=common_pb2.Configuration())  # priced below
             pulled.configuration.CopyFrom(after.configuration)
             if strategy == VM:
                 vm, notes = size_vm(ctx, preferred=target)
