@@ -4,6 +4,9 @@
 variable SCIA_BENCH_PLANNER_SCENARIOS does the same for `python -m bench planner`). Diagnostics:
 `python -m bench.planner --explain --plot '' --output /tmp/planner.json` also records, per
 learning step, what the planner's Retrieve request returns and how `retrieval.assess` weighs it.
+`--seed N` runs another world of the same generator; `--seeds 2027,2028,...` runs several and writes
+their headline numbers to bench/results/planner-seeds.json (the recorded seed is the one the
+planner was diagnosed on; the others show how far that carries).
 
 Protocol, with the embedder, the RAG service (an embedded PostgreSQL in a fresh data folder under
 `.scia/bench/`, so memory starts EMPTY) and the planner as their own processes on loopback:
@@ -49,6 +52,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -493,9 +497,9 @@ async def _run_against(planner_target: str, rag_target: str, items: list[Scenari
 
 
 def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Path = DOCS_PLOT, explain: bool = False,
-        recurring: bool = True) -> dict:
+        recurring: bool = True, seed: int = SEED) -> dict:
     count = count or int(os.environ.get("SCIA_BENCH_PLANNER_SCENARIOS", SCENARIOS))
-    generator = scenarios.ScenarioGenerator(seed=SEED)
+    generator = scenarios.ScenarioGenerator(seed=seed)
     items = generator.scenarios(count)
     held_out = generator.scenarios(held_out_count, start=HELD_OUT_START)
     recurring_items = generator.recurring_scenarios(count) if recurring else []
@@ -515,7 +519,7 @@ def run(count: int | None = None, held_out_count: int = HELD_OUT, plot_path: Pat
     learning, baseline = runs["learning"], runs["baseline"]
     latencies = [s.latency_ms / 1000 for s in learning + runs["held_with"]]
     results = {
-        "seed": SEED, "scenarios": count, "held_out": held_out_count, "window": WINDOW,
+        "seed": seed, "scenarios": count, "held_out": held_out_count, "window": WINDOW,
         "memory_records_after": runs["memory_records"], "reranker": runs["reranker"],
         "with_retrieval": report(learning),
         "without_retrieval": report(baseline),
@@ -678,6 +682,47 @@ def summary(results: dict) -> str:
     return "\n".join(rows)
 
 
+def seed_summary(results: dict) -> dict:
+    """The numbers of one run that compare across generator seeds ("after_100": the window after
+    the 100th deployment, the headline)."""
+    summary = {
+        "seed": results["seed"],
+        "thumbs_up": results["with_retrieval"]["windows"],
+        "thumbs_up_without_retrieval": results["without_retrieval"]["windows"],
+        "after_100": _after_100(results["with_retrieval"]["windows"]),
+        "after_100_without_retrieval": _after_100(results["without_retrieval"]["windows"]),
+        "held_out": results["held_out_with_retrieval"]["accuracy"],
+        "held_out_without_retrieval": results["held_out_without_retrieval"]["accuracy"],
+        "learnability_after_100": results["learnability_after_100"],
+    }
+    if "recurring" in results:
+        summary["recurring_after_100"] = _after_100(results["recurring"]["with_retrieval"]["windows"])
+        summary["recurring_after_100_without_retrieval"] = _after_100(results["recurring"]["without_retrieval"]["windows"])
+        summary["recurring_learnability_after_100"] = results["recurring"]["learnability_after_100"]
+    return summary
+
+
+def _after_100(windows: dict[str, float | None]) -> float | None:
+    return next((value for key, value in windows.items() if key.startswith("101_")), None)
+
+
+def seeds_table(summaries: Sequence[dict]) -> str:
+    """Markdown: one row per seed, then the mean."""
+    def row(name: str, values: list[float | None]) -> str:
+        return f"| {name} | " + " | ".join(_pct(v) for v in values) + " |"
+    header = ["| seed | after 100, retrieval | after 100, disabled | ceiling after 100 | held-out, retrieval "
+              "| held-out, disabled | recurring, after 100 | recurring ceiling |", "|---|---|---|---|---|---|---|---|"]
+    rows, columns = [], []
+    for s in summaries:
+        values = [s["after_100"], s["after_100_without_retrieval"], s["learnability_after_100"]["ceiling"],
+                  s["held_out"], s["held_out_without_retrieval"],
+                  s.get("recurring_after_100"), s.get("recurring_learnability_after_100", {}).get("ceiling")]
+        columns.append(values)
+        rows.append(row(str(s["seed"]), values))
+    means = [statistics.fmean(c) if all(v is not None for v in c) else None for c in zip(*columns, strict=True)]
+    return "\n".join(header + rows + [row("mean", means)])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.planner", description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=None, help=f"sequence length (default {SCENARIOS})")
@@ -688,11 +733,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--output", default="", help="write the results JSON here instead of bench/results/planner.json")
     parser.add_argument("--no-recurring", action="store_true",
                         help="skip the second stream, where apps are deployed again (halves the run time)")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"the scenario generator's seed (default {SEED}, the recorded run's; the planner was "
+                             "diagnosed on it, so other seeds are worlds it was not tuned on)")
+    parser.add_argument("--seeds", default="",
+                        help="comma-separated seeds: run each (no plot), write bench/results/planner-seeds.json with "
+                             "the numbers that compare across seeds, and print them")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.seeds:
+        summaries = []
+        for seed in (int(s) for s in args.seeds.split(",")):
+            print(f"seed {seed}", flush=True)
+            summaries.append(seed_summary(run(args.scenarios, args.held_out, None, recurring=not args.no_recurring,
+                                              seed=seed)))
+        path = write_results("planner-seeds", {"seeds": summaries})
+        print(f"\n## planner across seeds ({path})\n\n{seeds_table(summaries)}\n")
+        return
     results = run(args.scenarios, args.held_out, Path(args.plot) if args.plot else None, explain=args.explain,
-                  recurring=not args.no_recurring)
+                  recurring=not args.no_recurring, seed=args.seed)
     if args.output:
         path = Path(args.output).resolve()
         path.write_text(json.dumps(results, indent=2) + "\n")

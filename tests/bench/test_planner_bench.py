@@ -345,6 +345,23 @@ def test_an_app_deployed_earlier_in_the_stream_is_learnable_and_the_second_strea
     assert bench.plot(results, tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_runs_on_several_seeds_are_compared_by_their_headline_numbers():
+    items = ScenarioGenerator(seed=2026).scenarios(110)
+    runs = []
+    for seed, start in ((7, 30), (8, 50)):
+        on = [_step(i, correct=i >= start) for i in range(110)]
+        off = [_step(i, correct=i % 4 == 0) for i in range(110)]
+        results = {**_results(on, off, on[:10]), "seed": seed,
+                   "learnability_after_100": bench.learnability(items, off, start=100)}
+        runs.append(bench.seed_summary(results))
+    assert [r["seed"] for r in runs] == [7, 8]
+    assert runs[0]["after_100"] == runs[0]["thumbs_up"]["101_110"] == 1.0
+    assert runs[0]["after_100_without_retrieval"] == 0.3 and "recurring_after_100" not in runs[0]
+    table = bench.seeds_table(runs)
+    assert "| 7 | 100% | 30% |" in table and "| 8 | 100% | 30% |" in table
+    assert table.splitlines()[-1].startswith("| mean | 100% | 30% |") and table.endswith("| n/a | n/a |")
+
+
 def test_explain_reports_what_the_planners_retrieval_found_before_each_plan():
     items = ScenarioGenerator(seed=16).scenarios(4)
     planner = OraclePlanner({s.intent.prompt: scenarios.plan_message(s, scenarios.oracle(s)) for s in items})
