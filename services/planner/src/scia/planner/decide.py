@@ -79,6 +79,7 @@ DEFAULT_FUNCTION_TIMEOUT = 30
 DEFAULT_MANAGED_STORAGE_GB = 20
 KNOWN_POLICIES = {"require-https", "enable-monitoring"}
 VM_HEADROOM = 1.5
+WORKER_MEMORY_FACTOR = 1.5  # a worker process beside the web process: +50% of its working set
 VM_OS_MB = 512
 # Kubernetes nodes start at the ladder's third type (4 GB: t3.medium, e2-medium, Standard_B2s):
 # on a 2 GB node the kubelet's reservation and the system DaemonSets leave about 1 GB for pods.
@@ -115,7 +116,7 @@ def expected_working_set_mb(app: common_pb2.Application, requirements: common_pb
         memory += ML_MEMORY_MB
     memory *= load_memory_factor(derived_rps(requirements)[0])[0]
     if any(t.kind == TraitKind.TRAIT_KIND_BACKGROUND_WORKER for t in app.traits):
-        memory *= 1.5  # size_vm: + 50% for a worker process beside the web process
+        memory *= WORKER_MEMORY_FACTOR
     return float(memory)
 
 
@@ -392,8 +393,9 @@ def _vm_minimum_mb(ctx: Context) -> float:
 
 
 def _vm_working_set_mb(ctx: Context) -> float:
-    """The working set of one VM instance: the web process, and a worker process beside it (+50%)."""
-    return ctx.memory_mb * (1.5 if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER) else 1.0)
+    """The working set of one VM instance: the web process, and a worker process beside it
+    (`expected_working_set_mb`'s rule, on the context's memory, which may carry a learned scale)."""
+    return ctx.memory_mb * (WORKER_MEMORY_FACTOR if ctx.trait(TraitKind.TRAIT_KIND_BACKGROUND_WORKER) else 1.0)
 
 
 def _cheapest_fleet(ctx: Context, ladder: list[str], smallest: str, count: int) -> tuple[str, int, float]:

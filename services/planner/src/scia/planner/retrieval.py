@@ -465,9 +465,10 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         strategy = record.plan.strategy
         label, memory_gb = size_of(record, catalogue)
         failed = record.outcome in (Outcome.OUTCOME_FAILED, Outcome.OUTCOME_DEGRADED)
-        scale = 0.0
+        scale, expected = 0.0, 0.0
         if model is not None and strategy == Strategy.STRATEGY_VM:
-            scale, exact = observed_scale(record, memory_gb, model.expected_of(record), model.vm_holds_mb)
+            expected = model.expected_of(record)
+            scale, exact = observed_scale(record, memory_gb, expected, model.vm_holds_mb)
             if scale > 0:
                 # A working set is the app's own: weighed by kinship both ways (failures of apps
                 # without this toolbox count less too, unlike a floor at their size, which is
@@ -523,7 +524,7 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
             # of memory at that size. One expected to need more (a worker beside it, a heavier
             # load) teaches through its working-set scale above, which accounts for the difference;
             # as a floor it moved light apps a size up for a heavier neighbour's failure.
-            if not scale or model.expected_of(record) <= mine_mb:
+            if not scale or expected <= mine_mb:
                 oom[strategy].append((result, weight * severity * load, memory_gb))
         elif failed and capacity_lesson and strategy != Strategy.STRATEGY_SERVERLESS:
             # One VM or one pod too few is a lesson about the count (a learned need, above), not
