@@ -61,6 +61,14 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
         await asyncio.sleep(interval)
 
 
+async def events_of(cluster, namespace: str, reason: str) -> list[dict]:
+    """The Events of `reason` in `namespace`, waiting until there is one: kopf posts Events from a
+    background queue, so one may land just after the status patch it goes with."""
+    async def found() -> list[dict]:
+        return [e for e in await cluster.events(namespace) if e["reason"] == reason]
+    return await eventually(found, what=f"a {reason} Event in {namespace}")
+
+
 class Cluster:
     """The emulated API server, spoken to over HTTP like kubectl would."""
 

@@ -20,6 +20,7 @@ from tests.operator.harness import (
     cloud_provider,
     condition,
     deployment,
+    events_of,
     eventually,
     namespace_name,
     operator_settings,
@@ -106,8 +107,8 @@ async def test_create_plans_provisions_and_runs(cluster, operator, rag, repo):
     assert body["status"]["history"][0]["analysis"]["language"] == "python"
     body = await cluster.get("deployments", ns, "api")
     assert body["status"]["history"][0]["outcome"] == "Success" and body["status"]["lastOutcome"] == "Success"
-    reasons = [e["reason"] for e in await cluster.events(ns)]
-    assert "Planning" in reasons and "Provisioning" in reasons and "Running" in reasons
+    for reason in ("Planning", "Provisioning", "Running"):
+        assert await events_of(cluster, ns, reason)
 
     # A later status change from Crossplane does not record the same revision again.
     await cluster.crossplane(ns, "api", url="https://api.example.com")
@@ -156,7 +157,7 @@ async def test_drift_is_repaired_with_a_condition_and_an_event(cluster, operator
         return True
 
     await eventually(restored, timeout=10, what="the edited Infrastructure is restored")
-    events = [e for e in await cluster.events(ns) if e["reason"] == "Drifted"]
+    events = await events_of(cluster, ns, "Drifted")
     assert events and events[0]["type"] == "Warning"
 
     # Someone deletes it.
@@ -221,7 +222,7 @@ async def test_hard_budget_fails_without_infrastructure(cluster, operator, rag, 
     assert condition(body, "Ready")["reason"] == "BudgetExceeded"
     assert body["status"]["cost"]["budgetVerdict"] == "Over" and body["status"]["observedGeneration"] == 1
     assert await cluster.list("infrastructures", ns) == []
-    events = [e for e in await cluster.events(ns) if e["reason"] == "BudgetExceeded"]
+    events = await events_of(cluster, ns, "BudgetExceeded")
     assert events and events[0]["type"] == "Warning"
 
     async def recorded_failed():
@@ -238,7 +239,7 @@ async def test_soft_budget_warns_and_proceeds(cluster, operator, repo):
     body = await phase_is(cluster, ns, "thrifty", "Provisioning")
     assert condition(body, "BudgetOk")["status"] == "False" and condition(body, "BudgetOk")["reason"] == "OverBudget"
     assert await cluster.get("infrastructures", ns, "thrifty") is not None
-    events = [e for e in await cluster.events(ns) if e["reason"] == "OverBudget"]
+    events = await events_of(cluster, ns, "OverBudget")
     assert events and events[0]["type"] == "Warning"
 
 
@@ -324,7 +325,7 @@ async def test_crossplane_synced_false_fails_the_deployment_with_its_message(clu
     assert synced["status"] == "False" and synced["reason"] == "ReconcileError" and message in synced["message"]
     assert condition(body, "Ready")["status"] == "False"
     assert message in body["status"]["message"]
-    failed = [e for e in await cluster.events(ns) if e["reason"] == "Failed"]
+    failed = await events_of(cluster, ns, "Failed")
     assert failed and failed[0]["type"] == "Warning" and message in failed[0]["message"]
 
     async def recorded():
