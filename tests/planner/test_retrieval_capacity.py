@@ -59,6 +59,24 @@ def test_a_saturated_single_instance_teaches_high_availability():
     assert not after.requirements.high_availability
 
 
+def test_a_learned_second_instance_buys_no_database_standby():
+    # The lesson is about the app's capacity; only a stated high availability asks the database
+    # to survive a zone loss (a standby, which doubles its bill).
+    compose = "services:\n  web:\n    build: .\n  db:\n    image: postgres:16\n"
+    analysis = analyze_files(RepoFiles.from_dict({**FLASK, "docker-compose.yml": compose}))
+    failure = past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED)
+
+    def database(prompt: str, retrieved=None) -> common_pb2.ManagedService:
+        plan = make_plan(analysis, common_pb2.DeploymentIntent(prompt=prompt), understand(prompt),
+                         planner_pb2.CloudConstraints(), CAT, retrieved)
+        return next(m for m in plan.configuration.managed_services if m.kind == "postgres")
+
+    learned = database(PROMPT, [failure])
+    assert not learned.high_availability
+    assert database(PROMPT + ". It must be highly available.", [failure]).high_availability
+    assert database(PROMPT + ". It must be highly available.").high_availability
+
+
 def test_bursts_without_autoscaling_teach_autoscaling():
     failure = past("burst", common_pb2.OUTCOME_DEGRADED, reason=BURSTS)
     assert set(retrieval.assess([failure], APP, CAT, rps=20).needs) == {"autoscaling"}

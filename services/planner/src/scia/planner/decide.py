@@ -164,6 +164,8 @@ class Context:
     # Plan a VM's working set at most this share of its memory (learned from out-of-memory
     # failures' utilisation, retrieval.vm_utilisation_limit); 0: the headroom rule alone.
     vm_max_utilisation: float = 0.0
+    # Needs memory taught that the request did not state (see _learned_needs).
+    learned_needs: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
     rejections: list[str] = field(default_factory=list)
     quotas: dict[str, int] = field(default_factory=dict)
@@ -494,11 +496,14 @@ def managed_services(ctx: Context) -> list[common_pb2.ManagedService]:
         ladder = sorted(classes, key=lambda name: classes[name])
         # The class follows the load (connections, queries per second). High availability is a
         # standby of the same class in another zone (`high_availability`, priced x2), not a
-        # bigger class: bumping it too paid for availability twice.
+        # bigger class: bumping it too paid for availability twice. A learned need for two
+        # instances is a lesson about the app's capacity (one instance saturated at peak), not a
+        # request for a database that survives losing a zone: it buys no standby.
+        standby = ctx.req.high_availability and "high_availability" not in ctx.learned_needs
         index = 2 if heavy else 1 if ctx.rps >= 50 else 0
         out.append(common_pb2.ManagedService(kind=service.kind, instance_class=ladder[min(index, len(ladder) - 1)],
                                              storage_gb=DEFAULT_MANAGED_STORAGE_GB if key.startswith("database") else 0,
-                                             high_availability=ctx.req.high_availability))
+                                             high_availability=standby))
     return out
 
 
@@ -722,7 +727,8 @@ def make_plan(
     learned = _learned_needs(understanding, memory) if memory else []
     if learned:
         # Past deployments taught requirements the intent did not state: plan as if it had.
-        ctx = build_context(analysis, intent, _with_needs(understanding, learned), constraints, catalogue)
+        ctx = dataclasses.replace(build_context(analysis, intent, _with_needs(understanding, learned), constraints, catalogue),
+                                  learned_needs=tuple(learned))
     if memory and memory.memory_scale > 1 and not understanding.requirements.memory_mb:
         # Similar deployments' observed memory says apps like this one use more than the profile:
         # size every candidate for that working set (a copy: the baseline keeps the profile's).
