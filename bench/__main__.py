@@ -6,12 +6,13 @@ import argparse
 import importlib
 import os
 
-from bench.common import write_results
+from bench.common import exit_on_sigterm, write_results
 
 BENCHMARKS = ["embedder", "gateway", "planner", "operator", "rag"]
 
 
 def main() -> None:
+    exit_on_sigterm()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = argparse.ArgumentParser(description=__doc__)

@@ -61,7 +61,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import scenarios
-from bench.common import percentiles, service_process, write_results
+from bench.common import exit_on_sigterm, percentiles, service_process, write_results
 from bench.scenarios import SIZES, PlanChoice, Scenario, SimulatedOutcome
 from scia.planner.pricing import Catalogue, bundled_catalogue
 from scia.v1 import common_pb2, planner_pb2, planner_pb2_grpc, rag_pb2, rag_pb2_grpc
@@ -724,6 +724,7 @@ def seeds_table(summaries: Sequence[dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.planner", description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=None, help=f"sequence length (default {SCENARIOS})")
     parser.add_argument("--held-out", type=int, default=HELD_OUT)

@@ -50,7 +50,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bench import scenarios
-from bench.common import percentiles, service_process, write_results
+from bench.common import exit_on_sigterm, percentiles, service_process, write_results
 from scia.rag.db import EmbeddedPostgres, create_database, load_migrations, migrate
 from scia.rag.embedding import EmbedderClient
 from scia.rag.ranking import record_text
@@ -944,6 +944,7 @@ def summary(results: dict) -> str:
 
 
 def main() -> None:
+    exit_on_sigterm()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = argparse.ArgumentParser(description="RAG benchmark (see the module docstring).")
