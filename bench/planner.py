@@ -6,7 +6,8 @@ variable SCIA_BENCH_PLANNER_SCENARIOS does the same for `python -m bench planner
 learning step, what the planner's Retrieve request returns and how `retrieval.assess` weighs it.
 `--seed N` runs another world of the same generator; `--seeds 2027,2028,...` runs several and writes
 their headline numbers to bench/results/planner-seeds.json (the recorded seed is the one the
-planner was diagnosed on; the others show how far that carries).
+planner was diagnosed on; the others show how far that carries, as long as nobody diagnoses on
+them: docs/benchmarks.md says which seeds have been).
 
 Protocol, with the embedder, the RAG service (an embedded PostgreSQL in a fresh data folder under
 `.scia/bench/`, so memory starts EMPTY) and the planner as their own processes on loopback:
@@ -736,7 +737,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="skip the second stream, where apps are deployed again (halves the run time)")
     parser.add_argument("--seed", type=int, default=SEED,
                         help=f"the scenario generator's seed (default {SEED}, the recorded run's; the planner was "
-                             "diagnosed on it, so other seeds are worlds it was not tuned on)")
+                             "diagnosed on it; docs/benchmarks.md says which other seeds have been)")
     parser.add_argument("--seeds", default="",
                         help="comma-separated seeds: run each (no plot), write bench/results/planner-seeds.json with "
                              "the numbers that compare across seeds, and print them")
