@@ -179,3 +179,35 @@ def test_a_learned_need_is_met_by_the_cheapest_strategy_not_a_cluster_over_budge
     stated = make_plan(analysis, common_pb2.DeploymentIntent(prompt=asked), understand(asked), planner_pb2.CloudConstraints(), CAT, None)
     assert "pods rescheduled" in next(a for a in [*stated.alternatives, stated] if a.strategy == S.STRATEGY_KUBERNETES).reason
 
+
+
+def passed_on(record_id: str) -> rag_pb2.RetrievedDeployment:
+    """A well-rated success that had high availability passed on to it (two instances, the lesson cited)."""
+    result = past(record_id, common_pb2.OUTCOME_SUCCESS, instances=2, up=1)
+    result.record.plan.citations.add(record_id="older", influence="requirement learned: two or more instances (high availability)")
+    return result
+
+
+def test_a_lesson_only_passed_on_does_not_put_the_plan_over_the_budget():
+    # Successes planned with a second instance show it did no harm, not that it was needed: such
+    # a lesson yields to a stated budget, with the costs in the warning. Without a budget it holds.
+    evidence = retrieval.assess([passed_on("p")], APP, CAT, rps=20)
+    assert set(evidence.needs) == {"high_availability"} and not evidence.first_hand_needs
+    assert plan_for(retrieved=[passed_on("p")]).configuration.vm.instance_count == 2
+
+    within = plan_for(PROMPT + ", under $30/month", [passed_on("p")])
+    assert within.configuration.vm.instance_count == 1 and within.cost.monthly_total_usd <= 30
+    warning = next(w for w in within.warnings if w.startswith("not planned for two or more instances"))
+    assert "over the $30 budget" in warning and "no similar deployment failed without it" in warning
+    assert not any(c.influence.startswith("requirement learned") for c in within.citations)
+
+
+def test_a_lesson_taught_by_a_failure_outranks_the_budget():
+    # A similar app saturated on one instance: the second instance is planned even over budget
+    # (a soft budget warns), since one instance is known to fail.
+    failure = past("sat", common_pb2.OUTCOME_DEGRADED, reason=SATURATED)
+    assert retrieval.assess([failure], APP, CAT, rps=20).first_hand_needs == {"high_availability"}
+    plan = plan_for(PROMPT + ", under $30/month", [failure, passed_on("p")])
+    assert plan.configuration.vm.instance_count == 2
+    assert any("over the budget of $30.00" in w for w in plan.warnings)
+    assert not any(w.startswith("not planned for") for w in plan.warnings)

@@ -723,41 +723,31 @@ def make_plan(
 
     # Knowledge-base candidates first, without memory, to know what memory changed.
     baseline = {s: build_candidate(ctx, s) for s in (VM, K8S, FN)}
+    _penalise_over_budget(ctx, baseline)
     base_ctx = ctx
-    learned = _learned_needs(understanding, memory) if memory else []
-    if learned:
-        # Past deployments taught requirements the intent did not state: plan as if it had.
-        ctx = dataclasses.replace(build_context(analysis, intent, _with_needs(understanding, learned), constraints, catalogue),
-                                  learned_needs=tuple(learned))
-    if memory and memory.memory_scale > 1 and not understanding.requirements.memory_mb:
-        # Similar deployments' observed memory says apps like this one use more than the profile:
-        # size every candidate for that working set (a copy: the baseline keeps the profile's).
-        scale = memory.memory_scale
-        ctx = dataclasses.replace(
-            ctx, memory_mb=int(ctx.memory_mb * scale), function_memory_mb=int(ctx.function_memory_mb * scale),
-            memory_note=f"{ctx.memory_note}, x{scale:.2f} as similar deployments' observed memory shows")
-    if memory and memory.vm_max_utilisation:
-        ctx = dataclasses.replace(ctx, vm_max_utilisation=memory.vm_max_utilisation)
-    # Learned needs are lessons about capacity (instances, scaling), which every strategy can
-    # provide: each candidate is sized for them, but the strategy rules score the request as
-    # stated. Otherwise a learned need would earn a cluster the points an asked-for one earns
-    # ("high availability: pods rescheduled", "autoscaling of pods and nodes") and move cheap
-    # plans onto a control plane, often over the budget, when two VMs or a VM group meet it.
-    candidates = {s: build_candidate(ctx, s, memory, score_ctx=base_ctx) for s in (VM, K8S, FN)} if memory else baseline
-    # Budget: a candidate over budget loses points (another may fit); applies equally to baseline.
-    for group in {id(baseline): baseline, id(candidates): candidates}.values():
-        for c in group.values():
-            if ctx.budget and c.cost.monthly_total_usd > ctx.budget:
-                # More over, more penalty: when nothing fits, the least over the budget is preferred.
-                # 0.2, +0.1 per doubling over it, at most 0.6.
-                penalty = min(0.6, 0.2 + 0.1 * math.log2(c.cost.monthly_total_usd / ctx.budget))
-                c.adjust(-penalty, _over_budget(ctx, c))
-    if memory:
-        for strategy, (delta, why) in memory.strategy_delta.items():
-            if abs(delta) >= 0.01:
-                candidates[strategy].adjust(delta, why)
-
     asked = intent.strategy or understanding.strategy
+    learned = _learned_needs(understanding, memory) if memory else []
+    if memory:
+        ctx, candidates = _with_memory(analysis, intent, understanding, constraints, catalogue, base_ctx, memory, learned)
+        second_hand = [need for need in learned if need not in memory.first_hand_needs]
+        cost = _choose(ctx, candidates, asked, quiet=True).cost.monthly_total_usd
+        if ctx.budget and second_hand and cost > ctx.budget:
+            # A stated budget outranks a lesson only passed on by successes that were planned
+            # with it (they show it did no harm, not that it was needed): it may not put the
+            # plan over the budget, or further over. Failures that taught it first hand still
+            # outrank the budget.
+            kept = [need for need in learned if need not in second_hand]
+            ctx_without, without = _with_memory(analysis, intent, understanding, constraints, catalogue, base_ctx, memory, kept)
+            cheaper = _choose(ctx_without, without, asked, quiet=True).cost.monthly_total_usd
+            if cheaper < cost:
+                ctx_without.warnings.append(
+                    "not planned for " + " and ".join(NEED_WORDS[need] for need in second_hand)
+                    + f", which similar deployments were planned with and ran well: it would cost ${cost:,.2f}/month instead of"
+                    f" ${cheaper:,.2f}, over the ${ctx.budget:,.0f} budget, and no similar deployment failed without it")
+                ctx, candidates, learned = ctx_without, without, kept
+    else:
+        candidates = baseline
+
     chosen = _choose(ctx, candidates, asked)
     kb_choice = _choose(ctx, baseline, asked, quiet=True)
     plan = common_pb2.Plan(strategy=chosen.strategy, requirements=stated.requirements)
@@ -807,6 +797,50 @@ def make_plan(
     plan.provenance.engine = "knowledge-base+retrieval" if retrieved else "knowledge-base"
     plan.provenance.retrieval_used = retrieved is not None
     return plan
+
+
+def _penalise_over_budget(ctx: Context, candidates: dict[int, Candidate]) -> None:
+    """A candidate over budget loses points (another may fit)."""
+    for c in candidates.values():
+        if ctx.budget and c.cost.monthly_total_usd > ctx.budget:
+            # More over, more penalty: when nothing fits, the least over the budget is preferred.
+            # 0.2, +0.1 per doubling over it, at most 0.6.
+            penalty = min(0.6, 0.2 + 0.1 * math.log2(c.cost.monthly_total_usd / ctx.budget))
+            c.adjust(-penalty, _over_budget(ctx, c))
+
+
+def _with_memory(analysis: common_pb2.RepositoryAnalysis, intent: common_pb2.DeploymentIntent, understanding: Understanding,
+                 constraints: planner_pb2.CloudConstraints, catalogue: Catalogue, base_ctx: Context,
+                 memory: retrieval.MemoryEvidence, learned: list[str]) -> tuple[Context, dict[int, Candidate]]:
+    """The context and candidates once memory has spoken: planned for the `learned` needs, sized
+    for the working set and utilisation similar deployments showed, scored with their evidence."""
+    ctx = base_ctx
+    if learned:
+        # Past deployments taught requirements the intent did not state: plan as if it had.
+        ctx = dataclasses.replace(build_context(analysis, intent, _with_needs(understanding, learned), constraints, catalogue),
+                                  learned_needs=tuple(learned))
+    if memory.memory_scale > 1 and not understanding.requirements.memory_mb:
+        # Similar deployments' observed memory says apps like this one use more than the profile:
+        # size every candidate for that working set (a copy: the baseline keeps the profile's).
+        scale = memory.memory_scale
+        ctx = dataclasses.replace(
+            ctx, memory_mb=int(ctx.memory_mb * scale), function_memory_mb=int(ctx.function_memory_mb * scale),
+            memory_note=f"{ctx.memory_note}, x{scale:.2f} as similar deployments' observed memory shows")
+    if memory.vm_max_utilisation:
+        ctx = dataclasses.replace(ctx, vm_max_utilisation=memory.vm_max_utilisation)
+    if ctx is base_ctx:
+        ctx = dataclasses.replace(ctx, warnings=list(ctx.warnings))
+    # Learned needs are lessons about capacity (instances, scaling), which every strategy can
+    # provide: each candidate is sized for them, but the strategy rules score the request as
+    # stated. Otherwise a learned need would earn a cluster the points an asked-for one earns
+    # ("high availability: pods rescheduled", "autoscaling of pods and nodes") and move cheap
+    # plans onto a control plane, often over the budget, when two VMs or a VM group meet it.
+    candidates = {s: build_candidate(ctx, s, memory, score_ctx=base_ctx) for s in (VM, K8S, FN)}
+    _penalise_over_budget(ctx, candidates)
+    for strategy, (delta, why) in memory.strategy_delta.items():
+        if abs(delta) >= 0.01:
+            candidates[strategy].adjust(delta, why)
+    return ctx, candidates
 
 
 NEED_WORDS = {"high_availability": "two or more instances (high availability)", "autoscaling": "autoscaling"}

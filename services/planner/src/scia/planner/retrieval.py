@@ -16,7 +16,9 @@ application (same framework 1, same language 0.5, else 0.25) times kinship (belo
   agreement (similar successes on one instance, or without autoscaling, contradict) they become
   learned requirements, high availability (two or more instances) and autoscaling, that the
   decision then plans for. Only deployments under a comparable load count for these. Such a
-  failure of a VM or cluster is not held against its strategy (the lesson is the count);
+  failure of a VM or cluster is not held against its strategy (the lesson is the count). Well-rated
+  successes planned with a learned need pass it on at half weight; a need failures alone teach is
+  `first_hand_needs`, the only kind that may outweigh a stated budget (decide.make_plan);
 - lessons about a size (it fitted, it was too big) transfer across loads only where they apply
   a fortiori (memory per instance grows with the load, `size_lesson_factor`);
 
@@ -118,6 +120,9 @@ class MemoryEvidence:
     needs: dict[str, list[Weighted]] = field(default_factory=dict)
     # need -> (supporting, contradicting) weight, learned or not (for explanations and tests)
     need_balance: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The learned needs that failures alone teach (net of what contradicts them), without the
+    # lessons successes passed on: what may outweigh a stated budget (decide.make_plan).
+    first_hand_needs: set[str] = field(default_factory=set)
     # strategy -> the plan should have less memory per instance/node than this (GB): similar
     # deployments at this size or smaller were voted down as over-provisioned
     memory_ceiling_gb: dict[int, float] = field(default_factory=dict)
@@ -455,6 +460,7 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
     need_support: dict[str, float] = defaultdict(float)
     need_contra: dict[str, float] = defaultdict(float)
     need_records: dict[str, list[Weighted]] = defaultdict(list)
+    need_first_hand: dict[str, float] = defaultdict(float)
     scales: list[Observation] = []
     # The working set this app is expected to have: what a memory floor's failures are compared with.
     mine_mb = model.expected_mb(app, common_pb2.Requirements(expected_rps=rps)) if model else 0.0
@@ -495,10 +501,12 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         capacity_lesson = False
         if failed and SINGLE_INSTANCE_FAILURE.search(record.outcome_reason):
             need_support["high_availability"] += weight * load
+            need_first_hand["high_availability"] += weight * load
             need_records["high_availability"].append((result, note))
             capacity_lesson = True
         if failed and BURST_FAILURE.search(record.outcome_reason):
             need_support["autoscaling"] += weight * load
+            need_first_hand["autoscaling"] += weight * load
             need_records["autoscaling"].append((result, note))
             capacity_lesson = True
         # Capacity needs are about the app's own traffic pattern: when some neighbours share this
@@ -557,6 +565,8 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         evidence.need_balance[need] = (round(need_support[need], 3), round(need_contra[need], 3))
         if need_support[need] - need_contra[need] >= NEED_THRESHOLDS[need]:
             evidence.needs[need] = need_records[need]
+            if need_first_hand[need] - need_contra[need] >= NEED_THRESHOLDS[need]:
+                evidence.first_hand_needs.add(need)
 
     # Memory floors, by agreement: failures at or above a size support "this size is too small";
     # successes at or below it contradict.
