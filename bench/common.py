@@ -48,9 +48,11 @@ def percentiles(samples_seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(np.percentile(values, 50)), 2), "p99_ms": round(float(np.percentile(values, 99)), 2)}
 
 
-def write_results(name: str, results: dict) -> Path:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+def write_results(name: str, results: dict, path: Path | None = None) -> Path:
+    """Write `results` with the machine to bench/results/<name>.json, or to `path`."""
+    if path is None:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
     return path
 

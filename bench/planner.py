@@ -57,12 +57,12 @@ import statistics
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import scenarios
-from bench.common import exit_on_sigterm, percentiles, service_process, write_results
+from bench.common import RESULTS_DIR, exit_on_sigterm, percentiles, service_process, write_results
 from bench.scenarios import SIZES, PlanChoice, Scenario, SimulatedOutcome
 from scia.planner.pricing import Catalogue, bundled_catalogue
 from scia.v1 import common_pb2, planner_pb2, planner_pb2_grpc, rag_pb2, rag_pb2_grpc
@@ -724,6 +724,19 @@ def seeds_table(summaries: Sequence[dict]) -> str:
     return "\n".join(header + rows + [row("mean", means)])
 
 
+def run_seeds(seeds: Sequence[int], run_one: Callable[[int], dict], output: Path | None = None) -> tuple[list[dict], Path]:
+    """Run `run_one` for each seed and write the seeds' summaries after each one (to `output`, else
+    bench/results/planner-seeds.json): a run of ten seeds takes twenty minutes, and one that fails
+    (a service that does not start) keeps the seeds it finished."""
+    summaries: list[dict] = []
+    path = output or RESULTS_DIR / "planner-seeds.json"
+    for seed in seeds:
+        print(f"seed {seed}", flush=True)
+        summaries.append(seed_summary(run_one(seed)))
+        write_results("planner-seeds", {"seeds": summaries}, output)
+    return summaries, path
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     exit_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.planner", description=__doc__.splitlines()[0])
@@ -732,7 +745,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--plot", default=str(DOCS_PLOT), help="PNG path ('' for none)")
     parser.add_argument("--explain", action="store_true",
                         help="record, per learning step, what retrieval found and how it was weighed (one more Retrieve per step)")
-    parser.add_argument("--output", default="", help="write the results JSON here instead of bench/results/planner.json")
+    parser.add_argument("--output", default="", help="write the results JSON here instead of bench/results/planner.json (planner-seeds.json with --seeds)")
     parser.add_argument("--no-recurring", action="store_true",
                         help="skip the second stream, where apps are deployed again (halves the run time)")
     parser.add_argument("--seed", type=int, default=SEED,
@@ -745,12 +758,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     if args.seeds:
-        summaries = []
-        for seed in (int(s) for s in args.seeds.split(",")):
-            print(f"seed {seed}", flush=True)
-            summaries.append(seed_summary(run(args.scenarios, args.held_out, None, recurring=not args.no_recurring,
-                                              seed=seed)))
-        path = write_results("planner-seeds", {"seeds": summaries})
+        def one(seed: int) -> dict:
+            return run(args.scenarios, args.held_out, None, recurring=not args.no_recurring, seed=seed)
+        summaries, path = run_seeds([int(s) for s in args.seeds.split(",")], one,
+                                    Path(args.output).resolve() if args.output else None)
         print(f"\n## planner across seeds ({path})\n\n{seeds_table(summaries)}\n")
         return
     results = run(args.scenarios, args.held_out, Path(args.plot) if args.plot else None, explain=args.explain,

@@ -4,6 +4,7 @@ the curve and the report. Fast on purpose, so the harness cannot silently break.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 import pytest
@@ -393,3 +394,23 @@ def test_explain_reports_what_the_planners_retrieval_found_before_each_plan():
     quiet = FakeMemory()
     asyncio.run(bench.sequence(planner, quiet, items, CATALOGUE, "bench-test", disable_retrieval=False, record=True, label="test"))
     assert not any(n == "Retrieve" for n, _r in quiet.calls)
+
+
+def test_a_run_of_several_seeds_keeps_the_seeds_it_finished(tmp_path):
+    items = ScenarioGenerator(seed=2026).scenarios(110)
+
+    def run_one(seed: int) -> dict:
+        if seed == 9:
+            raise RuntimeError("['-m', 'scia.rag'] did not start")
+        on = [_step(i, correct=i >= 30) for i in range(110)]
+        off = [_step(i, correct=i % 4 == 0) for i in range(110)]
+        return {**_results(on, off, on[:10]), "seed": seed, "learnability_after_100": bench.learnability(items, off, start=100)}
+
+    output = tmp_path / "seeds.json"
+    summaries, path = bench.run_seeds([7, 8], run_one, output)
+    assert path == output and [s["seed"] for s in summaries] == [7, 8]
+    with pytest.raises(RuntimeError):
+        bench.run_seeds([7, 9, 8], run_one, output)
+    written = json.loads(output.read_text())
+    assert [s["seed"] for s in written["seeds"]] == [7] and written["seeds"][0]["after_100"] == 1.0
+    assert written["machine"]["cores"] >= 1
