@@ -5,7 +5,7 @@ variable SCIA_BENCH_PLANNER_SCENARIOS does the same for `python -m bench planner
 `python -m bench.planner --explain --plot '' --output /tmp/planner.json` also records, per
 learning step, what the planner's Retrieve request returns and how `retrieval.assess` weighs it.
 `--seed N` runs another world of the same generator; `--seeds 2027,2028,...` runs several and writes
-their headline numbers to bench/results/planner-seeds.json (the recorded seed is the one the
+their headline numbers to bench/results/planner-seeds.json after each (the recorded seed is the one the
 planner was diagnosed on; the others show how far that carries, as long as nobody diagnoses on
 them: docs/benchmarks.md says which seeds have been).
 
