@@ -828,8 +828,9 @@ def _with_memory(analysis: common_pb2.RepositoryAnalysis, intent: common_pb2.Dep
             memory_note=f"{ctx.memory_note}, x{scale:.2f} as similar deployments' observed memory shows")
     if memory.vm_max_utilisation:
         ctx = dataclasses.replace(ctx, vm_max_utilisation=memory.vm_max_utilisation)
-    if ctx is base_ctx:
-        ctx = dataclasses.replace(ctx, warnings=list(ctx.warnings))
+    # Its own list of warnings: the plan's are the knowledge base's and this variant's, and what is
+    # said while a variant is built that make_plan then sets aside must not reach the plan.
+    ctx = dataclasses.replace(ctx, warnings=list(ctx.warnings))
     # Learned needs are lessons about capacity (instances, scaling), which every strategy can
     # provide: each candidate is sized for them, but the strategy rules score the request as
     # stated. Otherwise a learned need would earn a cluster the points an asked-for one earns
