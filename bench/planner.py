@@ -62,7 +62,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import scenarios
-from bench.common import RESULTS_DIR, exit_on_sigterm, percentiles, service_process, write_results
+from bench.common import exit_on_sigterm, percentiles, service_process, write_results
 from bench.scenarios import SIZES, PlanChoice, Scenario, SimulatedOutcome
 from scia.planner.pricing import Catalogue, bundled_catalogue
 from scia.v1 import common_pb2, planner_pb2, planner_pb2_grpc, rag_pb2, rag_pb2_grpc
@@ -724,16 +724,16 @@ def seeds_table(summaries: Sequence[dict]) -> str:
     return "\n".join(header + rows + [row("mean", means)])
 
 
-def run_seeds(seeds: Sequence[int], run_one: Callable[[int], dict], output: Path | None = None) -> tuple[list[dict], Path]:
+def run_seeds(seeds: Sequence[int], run_one: Callable[[int], dict], output: Path | None = None) -> tuple[list[dict], Path | None]:
     """Run `run_one` for each seed and write the seeds' summaries after each one (to `output`, else
-    bench/results/planner-seeds.json): a run of ten seeds takes twenty minutes, and one that fails
-    (a service that does not start) keeps the seeds it finished."""
+    bench/results/planner-seeds.json), and where: a run of ten seeds takes twenty minutes, and one
+    that fails (a service that does not start) keeps the seeds it finished."""
     summaries: list[dict] = []
-    path = output or RESULTS_DIR / "planner-seeds.json"
+    path = output
     for seed in seeds:
         print(f"seed {seed}", flush=True)
         summaries.append(seed_summary(run_one(seed)))
-        write_results("planner-seeds", {"seeds": summaries}, output)
+        path = write_results("planner-seeds", {"seeds": summaries}, output)
     return summaries, path
 
 

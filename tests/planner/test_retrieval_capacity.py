@@ -180,7 +180,6 @@ def test_a_learned_need_is_met_by_the_cheapest_strategy_not_a_cluster_over_budge
     assert "pods rescheduled" in next(a for a in [*stated.alternatives, stated] if a.strategy == S.STRATEGY_KUBERNETES).reason
 
 
-
 def passed_on(record_id: str) -> rag_pb2.RetrievedDeployment:
     """A well-rated success that had high availability passed on to it (two instances, the lesson cited)."""
     result = past(record_id, common_pb2.OUTCOME_SUCCESS, instances=2, up=1)
