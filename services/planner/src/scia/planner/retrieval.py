@@ -457,10 +457,11 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
     reasons: dict[int, list[str]] = defaultdict(list)
     oom: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float]]] = defaultdict(list)
     ok: dict[int, list[tuple[rag_pb2.RetrievedDeployment, float, float, str]]] = defaultdict(list)
-    need_support: dict[str, float] = defaultdict(float)
+    # Support for a need: what failures taught first hand, and what successes passed on.
+    need_first_hand: dict[str, float] = defaultdict(float)
+    need_passed_on: dict[str, float] = defaultdict(float)
     need_contra: dict[str, float] = defaultdict(float)
     need_records: dict[str, list[Weighted]] = defaultdict(list)
-    need_first_hand: dict[str, float] = defaultdict(float)
     scales: list[Observation] = []
     # The working set this app is expected to have: what a memory floor's failures are compared with.
     mine_mb = model.expected_mb(app, common_pb2.Requirements(expected_rps=rps)) if model else 0.0
@@ -500,12 +501,10 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         # peak is exactly how a missing instance or missing autoscaling shows itself.
         capacity_lesson = False
         if failed and SINGLE_INSTANCE_FAILURE.search(record.outcome_reason):
-            need_support["high_availability"] += weight * load
             need_first_hand["high_availability"] += weight * load
             need_records["high_availability"].append((result, note))
             capacity_lesson = True
         if failed and BURST_FAILURE.search(record.outcome_reason):
-            need_support["autoscaling"] += weight * load
             need_first_hand["autoscaling"] += weight * load
             need_records["autoscaling"].append((result, note))
             capacity_lesson = True
@@ -517,7 +516,7 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
             # weight of a failure): the lesson survives once its teachers stop failing.
             for need in LEARNED_NEEDS:
                 if any(c.influence.startswith(f"requirement learned: {NEED_PREFIXES[need]}") for c in record.plan.citations):
-                    need_support[need] += weight * 0.5 * load
+                    need_passed_on[need] += weight * 0.5 * load
                     need_records[need].append((result, note))
         if record.outcome == Outcome.OUTCOME_SUCCESS and rating(record) >= 0.5 and kin_or_none:
             # It coped without: evidence against the need, at a comparable load.
@@ -562,8 +561,9 @@ def assess(results: list[rag_pb2.RetrievedDeployment], app: common_pb2.Applicati
         evidence.strategy_delta[strategy] = (value, f"past deployments {direction} {STRATEGY_NAMES[strategy]}: " + "; ".join(reasons[strategy][:3]))
 
     for need in LEARNED_NEEDS:
-        evidence.need_balance[need] = (round(need_support[need], 3), round(need_contra[need], 3))
-        if need_support[need] - need_contra[need] >= NEED_THRESHOLDS[need]:
+        support = need_first_hand[need] + need_passed_on[need]
+        evidence.need_balance[need] = (round(support, 3), round(need_contra[need], 3))
+        if support - need_contra[need] >= NEED_THRESHOLDS[need]:
             evidence.needs[need] = need_records[need]
             if need_first_hand[need] - need_contra[need] >= NEED_THRESHOLDS[need]:
                 evidence.first_hand_needs.add(need)
